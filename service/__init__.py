@@ -1,0 +1,1 @@
+"""Closeknit: relationship-based influence on Kafka."""

@@ -1,0 +1,172 @@
+"""Configuration from environment variables, each with a documented default.
+
+The README's configuration table is generated from `SETTINGS_DOC` (see `closeknit config`),
+so the names, defaults and meanings here are the single source of truth.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+DEFAULT_EMBEDDED_PORT = 19092
+
+
+class ConfigError(ValueError):
+    """A configuration variable holds a value closeknit cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    broker: str | None = field(
+        default=None,
+        metadata={
+            "env": "CLOSEKNIT_BROKER",
+            "doc": "Kafka bootstrap URL, e.g. `kafka://kafka:9092`. Unset: start the embedded "
+            "Tansu broker.",
+        },
+    )
+    embedded_port: int = field(
+        default=DEFAULT_EMBEDDED_PORT,
+        metadata={"env": "CLOSEKNIT_EMBEDDED_PORT", "doc": "Port of the embedded broker."},
+    )
+    topic_prefix: str = field(
+        default="closeknit.",
+        metadata={"env": "CLOSEKNIT_TOPIC_PREFIX", "doc": "Prefix of every topic name."},
+    )
+    partitions: int = field(
+        default=4,
+        metadata={
+            "env": "CLOSEKNIT_PARTITIONS",
+            "doc": "Partitions of each keyed topic and table (the unit of parallelism).",
+        },
+    )
+    app_id: str = field(
+        default="closeknit",
+        metadata={
+            "env": "CLOSEKNIT_APP_ID",
+            "doc": "Faust app id: consumer group and changelog topic names derive from it.",
+        },
+    )
+    web_host: str = field(
+        default="127.0.0.1",
+        metadata={
+            "env": "CLOSEKNIT_WEB_HOST",
+            "doc": "Interface the worker's web server binds. Set `0.0.0.0` only behind a token.",
+        },
+    )
+    web_port: int = field(
+        default=6066,
+        metadata={"env": "CLOSEKNIT_WEB_PORT", "doc": "Port of the worker's web server."},
+    )
+    api_token: str | None = field(
+        default=None,
+        metadata={
+            "env": "CLOSEKNIT_API_TOKEN",
+            "doc": "If set, `/api/*` requires `Authorization: Bearer <token>`. "
+            "`/health` and `/metrics` stay open.",
+        },
+    )
+    data_dir: Path = field(
+        default=Path(".closeknit"),
+        metadata={"env": "CLOSEKNIT_DATA_DIR", "doc": "Worker data directory (Faust datadir)."},
+    )
+    max_message_bytes: int = field(
+        default=65536,
+        metadata={
+            "env": "CLOSEKNIT_MAX_MESSAGE_BYTES",
+            "doc": "Input records larger than this go to the dead-letter topic unparsed.",
+        },
+    )
+    max_future_skew_s: float = field(
+        default=300.0,
+        metadata={
+            "env": "CLOSEKNIT_MAX_FUTURE_SKEW_S",
+            "doc": "Events stamped further than this into the future (wall clock) are rejected.",
+        },
+    )
+    rebalance_timeout_s: float | None = field(
+        default=None,
+        metadata={
+            "env": "CLOSEKNIT_REBALANCE_TIMEOUT_S",
+            "doc": "Consumer-group rebalance timeout. Unset: 3 s on the embedded broker (Tansu "
+            "waits this long on every join), Faust's 60 s on Kafka.",
+        },
+    )
+    log_level: str = field(
+        default="info",
+        metadata={"env": "CLOSEKNIT_LOG_LEVEL", "doc": "Worker log level."},
+    )
+
+    @property
+    def uses_embedded_broker(self) -> bool:
+        return self.broker is None
+
+    def broker_url(self) -> str:
+        """The bootstrap URL, `kafka://host:port`, embedded or configured."""
+        return self.broker or f"kafka://127.0.0.1:{self.embedded_port}"
+
+    def bootstrap_servers(self) -> str:
+        """`host:port[,host:port]` as aiokafka wants it."""
+        return bootstrap_servers(self.broker_url())
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    def effective_rebalance_timeout_s(self) -> float:
+        if self.rebalance_timeout_s is not None:
+            return self.rebalance_timeout_s
+        return 3.0 if self.uses_embedded_broker else 60.0
+
+
+def bootstrap_servers(url: str) -> str:
+    """Strip the `kafka://` scheme Faust uses; aiokafka wants plain `host:port` lists."""
+    servers = []
+    for part in url.split(";")[0].split(","):
+        part = part.strip()
+        if "://" in part:
+            part = part.split("://", 1)[1]
+        servers.append(part.rstrip("/"))
+    return ",".join(servers)
+
+
+def _convert(name: str, raw: str, annotation: str) -> object:
+    try:
+        if annotation.startswith("int"):
+            return int(raw)
+        if annotation.startswith("float"):
+            return float(raw)
+        if annotation.startswith("Path"):
+            return Path(raw)
+    except ValueError:
+        kind = "a whole number" if annotation.startswith("int") else "a number"
+        raise ConfigError(f"{name}={raw!r}: expected {kind}") from None
+    return raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Read settings from the environment; keyword overrides win (used by CLI flags)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for spec in fields(Settings):
+        var = spec.metadata["env"]
+        raw = env.get(var)
+        if raw is not None and raw != "":
+            values[spec.name] = _convert(var, raw, str(spec.type))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    broker = values.get("broker")
+    if isinstance(broker, str) and "://" not in broker:
+        values["broker"] = f"kafka://{broker}"
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def settings_doc() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) rows for the README and `closeknit config`."""
+    rows = []
+    for spec in fields(Settings):
+        default = spec.default
+        shown = "unset" if default is None else f"`{default}`"
+        rows.append((spec.metadata["env"], shown, spec.metadata["doc"]))
+    return rows

@@ -1,0 +1,75 @@
+"""The one internal record that mentions and replies are normalised into."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+
+Kind = Literal["mention", "reply"]
+KINDS: tuple[Kind, ...] = ("mention", "reply")
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    """A validated input event: `actor` addressed each of `targets` at `event_time`.
+
+    `event_time` is Unix seconds (UTC). `sentiment` is the upstream score in [-1, 1] when
+    the listening system sent one. Tags are lower-cased and de-duplicated.
+    """
+
+    event_id: str
+    kind: Kind
+    actor: str
+    targets: tuple[str, ...]
+    event_time: float
+    text: str
+    sentiment: float | None = None
+    brands: tuple[str, ...] = ()
+    products: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    source: str | None = None
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """Every brand, product and topic tag: the scopes influence is counted in."""
+        return tuple(dict.fromkeys((*self.brands, *self.products, *self.topics)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "kind": self.kind,
+            "actor": self.actor,
+            "targets": list(self.targets),
+            "event_time": self.event_time,
+            "text": self.text,
+            "sentiment": self.sentiment,
+            "brands": list(self.brands),
+            "products": list(self.products),
+            "topics": list(self.topics),
+            "source": self.source,
+        }
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Interaction:
+        return cls(
+            event_id=data["event_id"],
+            kind=data["kind"],
+            actor=data["actor"],
+            targets=tuple(data["targets"]),
+            event_time=float(data["event_time"]),
+            text=data.get("text", ""),
+            sentiment=data.get("sentiment"),
+            brands=tuple(data.get("brands", ())),
+            products=tuple(data.get("products", ())),
+            topics=tuple(data.get("topics", ())),
+            source=data.get("source"),
+        )
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Interaction:
+        return cls.from_dict(orjson.loads(raw))
