@@ -87,12 +87,45 @@ class Settings:
             "doc": "Events stamped further than this into the future (wall clock) are rejected.",
         },
     )
-    rebalance_timeout_s: float | None = field(
+    session_timeout_s: float | None = field(
         default=None,
         metadata={
-            "env": "CLOSEKNIT_REBALANCE_TIMEOUT_S",
-            "doc": "Consumer-group rebalance timeout. Unset: 3 s on the embedded broker (Tansu "
-            "waits this long on every join), Faust's 60 s on Kafka.",
+            "env": "CLOSEKNIT_SESSION_TIMEOUT_S",
+            "doc": "Consumer-group session timeout. Unset: 6 s on the embedded broker (Tansu "
+            "holds every group join for half of it), Faust's 60 s on Kafka.",
+        },
+    )
+    half_life_days: float = field(
+        default=14.0,
+        metadata={
+            "env": "CLOSEKNIT_HALF_LIFE_DAYS",
+            "doc": "Half-life of tie weights, in days of event time.",
+        },
+    )
+    weight_mention: float = field(
+        default=1.0,
+        metadata={"env": "CLOSEKNIT_WEIGHT_MENTION", "doc": "Tie weight of one mention."},
+    )
+    weight_reply: float = field(
+        default=2.0,
+        metadata={
+            "env": "CLOSEKNIT_WEIGHT_REPLY",
+            "doc": "Tie weight of one reply (a conversation turn: more effort than a mention).",
+        },
+    )
+    dedup_horizon_days: float = field(
+        default=7.0,
+        metadata={
+            "env": "CLOSEKNIT_DEDUP_HORIZON_DAYS",
+            "doc": "How far behind a dyad's newest event a repeat is still recognised; older "
+            "events go to the dead-letter topic as `too_late`.",
+        },
+    )
+    strong_tie_threshold: float = field(
+        default=0.6,
+        metadata={
+            "env": "CLOSEKNIT_STRONG_TIE_THRESHOLD",
+            "doc": "Tie strength (0 to 1) at or above which a tie counts as strong.",
         },
     )
     log_level: str = field(
@@ -115,10 +148,10 @@ class Settings:
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
 
-    def effective_rebalance_timeout_s(self) -> float:
-        if self.rebalance_timeout_s is not None:
-            return self.rebalance_timeout_s
-        return 3.0 if self.uses_embedded_broker else 60.0
+    def effective_session_timeout_s(self) -> float:
+        if self.session_timeout_s is not None:
+            return self.session_timeout_s
+        return 6.0 if self.uses_embedded_broker else 60.0
 
 
 def bootstrap_servers(url: str) -> str:

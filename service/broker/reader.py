@@ -1,0 +1,64 @@
+"""Read a topic from outside any consumer group: for `tail`, the demo and tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int
+
+
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    from_beginning: bool = True,
+    follow: bool = True,
+    idle_timeout_s: float = 1.0,
+) -> AsyncIterator[Record]:
+    """Yield a topic's records; with `follow=False` stop once a fetch comes back empty.
+
+    Partitions are assigned by hand (no group), so reading never disturbs a worker's group
+    and never waits on a rebalance.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+    )
+    await consumer.start()
+    try:
+        partitions = await _wait_for_partitions(consumer, topic)
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        if from_beginning:
+            await consumer.seek_to_beginning(*tps)
+        else:
+            await consumer.seek_to_end(*tps)
+        while True:
+            batch = await consumer.getmany(timeout_ms=int(idle_timeout_s * 1000), max_records=1000)
+            if not batch and not follow:
+                return
+            for tp_records in batch.values():
+                for m in tp_records:
+                    yield Record(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp)
+    finally:
+        await consumer.stop()
+
+
+async def _wait_for_partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    # List every topic first: naming a missing one in a metadata request makes Tansu
+    # auto-create it, and reading should never create anything.
+    if topic not in await consumer.topics():
+        raise LookupError(f"topic {topic!r} does not exist on this broker")
+    return set(consumer.partitions_for_topic(topic) or ())

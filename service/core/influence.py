@@ -1,0 +1,180 @@
+"""Person influence from the person's relationships, built from absolute dyad snapshots.
+
+A person's state keeps, per partner, the newest snapshot of their dyad it has seen (`seq`,
+the decayed weights each way valued at `ref`, total intensity, inbound weight per scope).
+Snapshots are absolute, so applying one is idempotent and order-safe: a snapshot replaces
+the partner's entry only when its `seq` is higher; stale or repeated ones are ignored.
+Updates are O(1); reads are O(degree), one exp per partner, with no change to state.
+
+Influence at `now`, optionally within one scope (brand, product or topic)::
+
+    influence(p, scope) = sum over partners q of
+        w_in(q -> p, scope) * exp(-lam (now - ref_q)) * (eps + (1 - eps) * reciprocity(p, q))
+
+- In-strength, from relationships: what a person can sway is the attention others pay to
+  them, which is what inbound mentions and replies measure. Follower counts do not carry it:
+  Cha, Haddadi, Benevenuto & Gummadi (ICWSM 2010, "the million follower fallacy") found
+  in-degree a poor predictor of mentions and retweets. Weights are kind-weighted (a reply
+  counts twice a mention) and decayed on event time (half-life 14 days), so influence is
+  current; scoped weights give "influential about this brand", since no one is influential
+  in everything.
+- Weighted by reciprocity: attention from someone the person talks back to is a
+  relationship, and influence flows through relationships (Bond et al., Nature 2012: the
+  contagion of a mobilisation message ran through close friends, not acquaintances). A
+  one-way tie counts `eps = TieParams.one_way_influence` (0.1) of its weight, a balanced one
+  counts in full. Reciprocity, unlike strength, is a ratio of two weights that decay alike,
+  so each term stays a forward-decayed weight and scores of different people compare on
+  one scale. Tie strength (which saturates) ranks the person's own ties instead.
+
+Worked example (the test pins it): a micro-influencer with 10 followers, each of whom
+replied twice and got two replies back, scores 10 * (2 * 2.0) * 1.0 = 40. An account
+mentioned once by each of 300 accounts and answering none scores 300 * 1.0 * 0.1 = 30, so
+it ranks below; plain in-strength (eps = 1) would rank it first, 300 to 40. The one-way
+account needs more than 400 mentioners to pass the 10 reciprocal followers.
+
+Known limit: a partner's contribution is linear in their weight, so one account flooding
+mentions gains weight without bound (damped by `eps` only while the person ignores it).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from service.core.ties import DEFAULT_TIE_PARAMS, TieParams, reciprocity, strength_of
+
+
+@dataclass(slots=True)
+class PartnerTie:
+    """A person's view of one dyad, from the newest snapshot of it: valued at `ref`."""
+
+    seq: int
+    ref: float
+    w_in: float  # partner -> person
+    w_out: float  # person -> partner
+    intensity: float  # both directions
+    scopes_in: dict[str, float]  # scope -> inbound weight (only scopes with weight)
+
+    def decay_to(self, now: float, params: TieParams = DEFAULT_TIE_PARAMS) -> float:
+        dt = now - self.ref
+        return math.exp(-params.decay_rate * dt) if dt > 0.0 else 1.0
+
+    def strength(self, now: float, params: TieParams = DEFAULT_TIE_PARAMS) -> float:
+        d = self.decay_to(now, params)
+        return strength_of(self.w_in * d, self.w_out * d, self.intensity * d, params)
+
+
+@dataclass(slots=True)
+class PersonState:
+    """The ties of one person, keyed by partner id."""
+
+    ties: dict[str, PartnerTie] = field(default_factory=dict)
+
+    def influence(
+        self, now: float, scope: str | None = None, params: TieParams = DEFAULT_TIE_PARAMS
+    ) -> float:
+        """Reciprocity-weighted, decayed in-strength (see the module docstring)."""
+        eps = params.one_way_influence
+        lam = params.decay_rate
+        total = 0.0
+        for tie in self.ties.values():
+            w = tie.w_in if scope is None else tie.scopes_in.get(scope, 0.0)
+            if w <= 0.0:
+                continue
+            dt = now - tie.ref
+            if dt > 0.0:
+                w *= math.exp(-lam * dt)
+            total += w * (eps + (1.0 - eps) * reciprocity(tie.w_in, tie.w_out))
+        return total
+
+    def strong_ties(self, now: float, params: TieParams = DEFAULT_TIE_PARAMS) -> int:
+        """How many ties are at or above `params.strong_tie_threshold` at `now`."""
+        threshold = params.strong_tie_threshold
+        return sum(1 for tie in self.ties.values() if tie.strength(now, params) >= threshold)
+
+    def top_ties(
+        self, now: float, limit: int = 10, params: TieParams = DEFAULT_TIE_PARAMS
+    ) -> list[tuple[str, float]]:
+        """The `limit` strongest ties as (partner, strength), strongest first, ties by id."""
+        scored = ((partner, tie.strength(now, params)) for partner, tie in self.ties.items())
+        return heapq.nsmallest(limit, scored, key=lambda item: (-item[1], item[0]))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Stored form: {partner: [seq, ref, w_in, w_out, intensity, {scope: w_in}]}."""
+        return {
+            partner: [tie.seq, tie.ref, tie.w_in, tie.w_out, tie.intensity, tie.scopes_in]
+            for partner, tie in self.ties.items()
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PersonState:
+        return cls(
+            {
+                partner: PartnerTie(
+                    int(seq), float(ref), float(w_in), float(w_out), float(intensity),
+                    {scope: float(w) for scope, w in scopes.items()},
+                )
+                for partner, (seq, ref, w_in, w_out, intensity, scopes) in data.items()
+            }
+        )  # fmt: skip
+
+
+def apply_snapshot(person_state: PersonState, person_id: str, snapshot: Mapping[str, Any]) -> bool:
+    """Take in a dyad snapshot (`ties.snapshot`) that involves `person_id`.
+
+    Returns True when applied, False when its `seq` is not above the one held for that
+    partner (a stale or repeated snapshot). Raises ValueError if the person is not in it.
+    """
+    a = snapshot["a"]
+    b = snapshot["b"]
+    if person_id == a:
+        partner, side_in, w_in, w_out = b, 1, snapshot["weight_ba"], snapshot["weight_ab"]
+    elif person_id == b:
+        partner, side_in, w_in, w_out = a, 0, snapshot["weight_ab"], snapshot["weight_ba"]
+    else:
+        raise ValueError(f"{person_id!r} is not in dyad ({a!r}, {b!r})")
+    seq = snapshot["seq"]
+    held = person_state.ties.get(partner)
+    if held is not None and seq <= held.seq:
+        return False
+    scopes_in = {
+        scope: pair[side_in] for scope, pair in snapshot["scopes"].items() if pair[side_in] > 0.0
+    }
+    person_state.ties[partner] = PartnerTie(
+        seq=seq,
+        ref=snapshot["ref"],
+        w_in=w_in,
+        w_out=w_out,
+        intensity=snapshot["intensity_ab"] + snapshot["intensity_ba"],
+        scopes_in=scopes_in,
+    )
+    return True
+
+
+def remove_partner(person_state: PersonState, partner: str) -> bool:
+    """Forget one partner (erasure, or a dyad tombstone); True if it was there.
+
+    It leaves no tombstone: a re-delivered older snapshot of the erased dyad would add the
+    partner back, so the caller drops snapshots of opted-out people before applying them.
+    """
+    return person_state.ties.pop(partner, None) is not None
+
+
+def rank_people(
+    states: Mapping[str, PersonState],
+    now: float,
+    scope: str | None = None,
+    limit: int = 10,
+    params: TieParams = DEFAULT_TIE_PARAMS,
+) -> list[tuple[str, float]]:
+    """The `limit` most influential people as (person, influence), highest first.
+
+    People with no influence (in the scope) are left out; equal scores order by id.
+    """
+    scored = ((person, state.influence(now, scope, params)) for person, state in states.items())
+    return heapq.nsmallest(
+        limit, (item for item in scored if item[1] > 0.0), key=lambda item: (-item[1], item[0])
+    )

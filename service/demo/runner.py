@@ -1,0 +1,154 @@
+"""`closeknit demo`: broker, worker, the seeded scenario, live alerts, and a summary."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from service.broker.reader import read_topic
+from service.cli.render import render_record
+from service.config import Settings
+from service.demo.scenario import Scenario, build_scenario
+from service.shell.process import WorkerProcess
+from service.shell.runtime import prepare_broker
+from service.sources.publish import publish
+from service.sources.record import SourceRecord
+
+
+class DemoFailed(RuntimeError):
+    """The demo could not finish; the message says why and where to look."""
+
+
+@dataclass
+class Tally:
+    alerts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    dead_letters: Counter[str] = field(default_factory=Counter)
+
+
+def run_demo(settings: Settings, *, once: bool, seed: int, console: Console) -> int:
+    scenario = build_scenario(seed)
+    with prepare_broker(settings) as ready:
+        worker = WorkerProcess(ready, ready.data_dir / "demo-worker.log")
+        console.print(
+            f"[bold]closeknit demo[/]: broker {ready.bootstrap_servers()}, "
+            f"worker log {worker.log_path}"
+        )
+        worker.start()
+        try:
+            worker.wait_ready(timeout_s=120)
+            console.print(f"worker ready: API and metrics at {worker.url('/')}")
+            return asyncio.run(_drive(ready, worker, scenario, once=once, console=console))
+        finally:
+            worker.stop()
+
+
+async def _drive(
+    settings: Settings, worker: WorkerProcess, scenario: Scenario, *, once: bool, console: Console
+) -> int:
+    tally = Tally()
+    bootstrap = settings.bootstrap_servers()
+    watchers = [
+        asyncio.create_task(_watch(bootstrap, settings.topic("alerts"), "alerts", tally, console)),
+        asyncio.create_task(
+            _watch(bootstrap, settings.topic("dead-letters"), "dead-letters", tally, console)
+        ),
+    ]
+    started = time.monotonic()
+    records = [
+        SourceRecord(
+            kind=e.kind,
+            event_id=e.key.decode(),
+            event_time=e.event_time,
+            payload=e.payload,
+        )
+        for e in scenario.events
+    ]
+    await publish(
+        records, bootstrap=bootstrap, settings=settings, rate=None, speedup=None, on_progress=None
+    )
+    console.print(
+        f"published {len(records)} records "
+        f"({scenario.duplicates} redelivered, "
+        f"{sum(scenario.expected_dead_letters.values())} corrupted on purpose)"
+    )
+    stats = await _wait_drained(worker, len(records), timeout_s=120)
+    await asyncio.sleep(1.0)  # let the watchers print what is already on its way
+    _print_summary(console, scenario, stats, tally, time.monotonic() - started)
+    if not once:
+        console.print(f"serving: dashboard/API at {worker.url('/')}. Ctrl-C to stop.")
+        await asyncio.gather(*watchers)
+    for task in watchers:
+        task.cancel()
+    return 0
+
+
+async def _watch(bootstrap: str, topic: str, kind: str, tally: Tally, console: Console) -> None:
+    async for record in read_topic(bootstrap, topic, from_beginning=True, follow=True):
+        if record.value is None:
+            continue
+        data = orjson.loads(record.value)
+        if kind == "alerts":
+            tally.alerts[(data.get("kind", "?"), data.get("state", "?"))] += 1
+        else:
+            tally.dead_letters[data.get("reason_code", "?")] += 1
+        console.print(render_record(kind, record.value))
+
+
+async def _wait_drained(worker: WorkerProcess, published: int, timeout_s: float) -> dict[str, Any]:
+    """Poll the worker until every record is ingested and every interaction reached a dyad."""
+    deadline = time.monotonic() + timeout_s
+    stats: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        stats = await asyncio.to_thread(worker.get_json, "/api/stats")
+        ingested = sum(stats["events_in"].values())
+        reached = sum(stats["dyad_events"].values())
+        if ingested >= published and reached >= stats["interactions_out"]:
+            return stats
+        await asyncio.sleep(0.3)
+    raise DemoFailed(
+        f"the scenario did not drain in {timeout_s:.0f} s "
+        f"(ingested {sum(stats.get('events_in', {}).values())} of {published}); "
+        f"see {worker.log_path}"
+    )
+
+
+def _print_summary(
+    console: Console, scenario: Scenario, stats: dict[str, Any], tally: Tally, elapsed: float
+) -> None:
+    table = Table(title="closeknit demo summary", show_header=True)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_column("note")
+    table.add_row(
+        "records in",
+        f"{sum(stats['events_in'].values()):.0f}",
+        ", ".join(f"{k}: {v:.0f}" for k, v in sorted(stats["events_in"].items())),
+    )
+    table.add_row(
+        "valid events",
+        f"{sum(stats['events_valid'].values()):.0f}",
+        ", ".join(f"{k}: {v:.0f}" for k, v in sorted(stats["events_valid"].items())),
+    )
+    table.add_row(
+        "interactions by dyad",
+        f"{stats['interactions_out']:.0f}",
+        ", ".join(f"{k}: {v:.0f}" for k, v in sorted(stats["dyad_events"].items())),
+    )
+    expected = scenario.expected_dead_letters
+    for reason, count in sorted(stats["dead_letters"].items()):
+        table.add_row(
+            f"dead letters: {reason}", f"{count:.0f}", f"planted {expected.get(reason, 0)}"
+        )
+    for (kind, state), count in sorted(tally.alerts.items()):
+        table.add_row(f"alerts: {kind}", str(count), state)
+    if not tally.alerts:
+        table.add_row("alerts", "0", "no alert was raised")
+    table.add_row("elapsed", f"{elapsed:.1f} s", "")
+    console.print(table)

@@ -1,0 +1,97 @@
+"""The Faust app: settings in, a wired app with topics, tables, agents and web views out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+
+from service.config import Settings
+from service.core.ties import DEFAULT_TIE_PARAMS, TieParams
+from service.core.validation import EventValidator
+from service.shell.metrics import Metrics
+
+
+@dataclass
+class Pipeline:
+    """What the agents and views share; attached to the app as `app.pipeline`."""
+
+    settings: Settings
+    app: faust.App
+    metrics: Metrics
+    validator: EventValidator
+    topics: dict[str, faust.TopicT] = field(default_factory=dict)
+    tie_params: TieParams = DEFAULT_TIE_PARAMS
+    dyads: Any = None  # the dyads Table, set by service.shell.dyads
+    ready: bool = False
+    opted_out: set[str] = field(default_factory=set)
+
+    def is_opted_out(self, person_id: str) -> bool:
+        return person_id in self.opted_out
+
+
+def build_app(settings: Settings) -> faust.App:
+    """A Faust app configured from settings, with every closeknit stage registered."""
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker_url(),
+        store="memory://",
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_partitions=settings.partitions,
+        # Faust's CLI binds every interface by default; closeknit binds loopback unless told.
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        datadir=str(settings.data_dir / "faust"),
+        broker_session_timeout=settings.effective_session_timeout_s(),
+        # Kafka wants heartbeats well inside the session timeout.
+        broker_heartbeat_interval=min(3.0, settings.effective_session_timeout_s() / 4),
+        producer_acks=-1,
+        table_standby_replicas=0,
+    )
+    pipeline = Pipeline(
+        settings=settings,
+        app=app,
+        metrics=Metrics(),
+        tie_params=TieParams(
+            half_life_s=settings.half_life_days * 86400.0,
+            weight_mention=settings.weight_mention,
+            weight_reply=settings.weight_reply,
+            dedup_horizon_s=settings.dedup_horizon_days * 86400.0,
+            strong_tie_threshold=settings.strong_tie_threshold,
+        ),
+        validator=EventValidator(
+            max_message_bytes=settings.max_message_bytes,
+            max_future_skew_s=settings.max_future_skew_s,
+        ),
+    )
+    for short_name in (
+        "mentions",
+        "replies",
+        "interactions",
+        "dead-letters",
+        "dyad-updates",
+        "alerts",
+        "opt-outs",
+    ):
+        pipeline.topics[short_name] = app.topic(
+            settings.topic(short_name), key_type=bytes, value_type=bytes, allow_empty=True
+        )
+    app.pipeline = pipeline  # type: ignore[attr-defined]
+
+    # Imported here so that registering stages is explicit and ordered.
+    from service.shell import dyads, ingest, web
+
+    ingest.register(pipeline)
+    dyads.register(pipeline)
+    web.register(pipeline)
+
+    # Faust starts app tasks only once table recovery has completed, so this marks
+    # the moment the worker can serve (the Worker claims `on_startup_finished` itself).
+    @app.task
+    async def mark_ready() -> None:
+        pipeline.ready = True
+
+    return app

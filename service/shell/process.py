@@ -1,0 +1,91 @@
+"""A `closeknit worker` as a child process: for the demo, the benchmark and tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from service.config import Settings
+
+
+class WorkerFailed(RuntimeError):
+    """The worker process died or never became ready; the message names its log."""
+
+
+class WorkerProcess:
+    """A `closeknit worker` child process on the demo's broker, logging to a file."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = dict(os.environ)
+        env.update(
+            CLOSEKNIT_APP_ID=self.settings.app_id,
+            CLOSEKNIT_EMBEDDED_PORT=str(self.settings.embedded_port),
+            CLOSEKNIT_WEB_PORT=str(self.settings.web_port),
+            CLOSEKNIT_DATA_DIR=str(self.settings.data_dir),
+            CLOSEKNIT_TOPIC_PREFIX=self.settings.topic_prefix,
+            CLOSEKNIT_PARTITIONS=str(self.settings.partitions),
+        )
+        if self.settings.broker:
+            env["CLOSEKNIT_BROKER"] = self.settings.broker
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "service", "worker"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.settings.web_port}{path}"
+
+    def get_json(self, path: str) -> Any:
+        headers = {}
+        if self.settings.api_token:
+            headers["Authorization"] = f"Bearer {self.settings.api_token}"
+        request = urllib.request.Request(self.url(path), headers=headers)
+        with urllib.request.urlopen(request, timeout=2) as response:
+            return orjson.loads(response.read())
+
+    def wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise WorkerFailed(f"the worker exited early; see {self.log_path}")
+            try:
+                if self.get_json("/health").get("status") == "ok":
+                    return
+            except (urllib.error.URLError, OSError, ValueError):
+                pass
+            time.sleep(0.3)
+        raise WorkerFailed(f"the worker was not ready after {timeout_s:.0f} s; see {self.log_path}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no flush, no commit, as in a crash."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

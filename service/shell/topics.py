@@ -1,0 +1,49 @@
+"""Every topic closeknit reads or writes: name, partitions, key, value schema, cleanup.
+
+This catalog is the one place topic names are made; the README's topic table and the
+docker-compose topic job mirror it (a test keeps them in step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from service.broker.admin import TopicSpec
+from service.config import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class TopicInfo:
+    short_name: str
+    key: str
+    value: str
+    compacted: bool = False
+    direction: str = "internal"  # "in", "out" or "internal"
+
+
+CATALOG: tuple[TopicInfo, ...] = (
+    TopicInfo("mentions", "event_id", "schemas/mention.v1.json", direction="in"),
+    TopicInfo("replies", "event_id", "schemas/reply.v1.json", direction="in"),
+    TopicInfo("opt-outs", "person_id", "schemas/opt_out.v1.json", compacted=True, direction="in"),
+    TopicInfo(
+        "interactions",
+        "dyad key `a<TAB>b` (a < b)",
+        "schemas/interaction.v1.json (one target per record)",
+    ),
+    TopicInfo(
+        "dyad-updates",
+        "dyad key `a<TAB>b`",
+        "schemas/dyad_update.v1.json (absolute snapshot; null = erased)",
+        compacted=True,
+    ),
+    TopicInfo("dead-letters", "original key", "schemas/dead_letter.v1.json", direction="out"),
+    TopicInfo("alerts", "dedup_key", "schemas/alert.v1.json", direction="out"),
+)
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    """Specs to create before a worker starts, so partitions are ours, not auto-created."""
+    return [
+        TopicSpec(settings.topic(info.short_name), settings.partitions, compacted=info.compacted)
+        for info in CATALOG
+    ]
