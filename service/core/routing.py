@@ -54,7 +54,7 @@ def route_input(
     *,
     now: float,
     validator: EventValidator,
-    is_opted_out: Callable[[str], bool] = lambda _person: False,
+    excludes: Callable[[str, float], bool] = lambda _person, _time: False,
 ) -> Routed:
     """Validate one record; fan a good one out per target, keyed by dyad."""
     result = validator.validate(raw if raw is not None else b"", now)
@@ -68,12 +68,12 @@ def route_input(
             received_at=now,
         )
         return Routed([Outgoing("dead-letters", key, letter)], rejection=result)
-    if is_opted_out(result.actor):
+    if excludes(result.actor, result.event_time):
         return Routed([], interaction=result, dropped_targets=len(result.targets))
     outgoing = []
     dropped = 0
     for target in result.targets:
-        if is_opted_out(target):
+        if excludes(target, result.event_time):
             dropped += 1
             continue
         single = replace(result, targets=(target,))

@@ -44,15 +44,18 @@ These weights are priors, not a fit: no labelled ties are available yet. They li
 `TieParams` so they can be calibrated.
 
 Idempotence: each applied event leaves a 64-bit fingerprint of its `event_id` (blake2b, stable
-across processes). A repeat is a `duplicate` and changes nothing. Fingerprints live as long as
-the event is within `dedup_horizon_s` of the newest event of the dyad; `dedup_floor =
-newest - horizon` only rises, and an event older than it is `too_late`: it could be a repeat
-whose fingerprint is gone, so it cannot be applied exactly once (the caller dead-letters it).
+across processes). A repeat is a `duplicate` and changes nothing at all. `dedup_floor =
+ceil(newest event time - dedup_horizon_s)` only rises; an event older than it is `too_late`:
+it could be a repeat whose fingerprint is gone, so it cannot be applied exactly once (the
+caller dead-letters it). Fingerprints below the floor are dropped in batches (at most
+`dedup_purge_slack_s` late). So the state holds one fingerprint per event of the last 7 days:
+about 18 bytes each in the stored form, which is what makes a busy dyad big.
 """
 
 from __future__ import annotations
 
 import math
+from binascii import a2b_base64, b2a_base64
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from hashlib import blake2b
@@ -84,6 +87,7 @@ class TieParams:
     strength_scale: float = 10.0  # k: x at which strength reaches 1 - 1/e
     strong_tie_threshold: float = 0.6  # strength at or above which a tie is strong
     dedup_horizon_s: float = 7 * DAY_S
+    dedup_purge_slack_s: float = 0.5 * DAY_S  # expired fingerprints go in batches this far apart
     scope_prune_below: float = 1e-3  # drop a scope once both directions decayed below this
     one_way_influence: float = 0.1  # influence weight of a one-way inbound tie (influence.py)
     decay_rate: float = field(init=False, repr=False, compare=False)
@@ -107,9 +111,9 @@ def dyad_key(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a < b else (b, a)
 
 
-def fingerprint(event_id: str) -> int:
-    """A 64-bit id fingerprint, equal in every process (unlike the salted `hash`)."""
-    return int.from_bytes(blake2b(event_id.encode(), digest_size=8).digest(), "big")
+def fingerprint(event_id: str) -> bytes:
+    """An 8-byte (64-bit) id fingerprint, equal in every process (unlike the salted `hash`)."""
+    return blake2b(event_id.encode(), digest_size=8).digest()
 
 
 def reciprocity(w_ab: float, w_ba: float) -> float:
@@ -154,7 +158,7 @@ class DyadState:
     first_ba: int | None = None
     last_ba: int | None = None
     scopes: dict[str, list[float]] = field(default_factory=dict)  # scope -> [w_ab, w_ba]
-    seen: dict[int, int] = field(default_factory=dict)  # fingerprint -> ceil(event time)
+    seen: dict[bytes, int] = field(default_factory=dict)  # fingerprint -> ceil(event time)
 
     def decay_to(self, now: float, params: TieParams = DEFAULT_TIE_PARAMS) -> float:
         """The factor that values this state's numbers at `now` (1 when `now <= ref`)."""
@@ -317,14 +321,14 @@ def _advance(state: DyadState, t: float, factor: float, params: TieParams) -> No
     if floor > state.dedup_floor:
         state.dedup_floor = floor
         seen = state.seen
-        # Oldest first: fingerprints are kept in arrival order, which is nearly event-time
-        # order. One that arrived late may outlive its horizon behind a newer one; keeping a
-        # fingerprint longer is always safe, since the floor already rejects its event.
-        while seen:
-            oldest = next(iter(seen))
-            if seen[oldest] >= floor:
-                break
-            del seen[oldest]
+        # A fingerprint below the floor is dead weight (its event is refused as too late
+        # before the fingerprint is looked at), but dropping them one by one from the front
+        # of a dict leaves holes that every later peek walks over. So they are dropped in
+        # one rebuild, once the first in arrival order (nearly the oldest) is a slack past
+        # the floor: at most one O(held) rebuild per slack of event time, and a dict that is
+        # only appended to and rebuilt keeps the peek O(1). Late arrivals go too.
+        if seen and seen[next(iter(seen))] < floor - params.dedup_purge_slack_s:
+            state.seen = {fp: second for fp, second in seen.items() if second >= floor}
 
 
 def snapshot(
@@ -376,7 +380,8 @@ def to_dict(state: DyadState) -> dict[str, Any]:
     - c: {scope: [w_ab, w_ba]} (absent when empty), where an element equal to that
       direction's total weight is null and a pair equal to both totals is 0: scopes that
       tag every event of a dyad (a brand being listened to) cost a few bytes
-    - e: [fingerprint, R - ceil(event time), ...] in arrival order (the eviction order)
+    - e: the fingerprints in arrival order (the eviction order), concatenated, base64
+    - a: [R - ceil(event time)] of each fingerprint, in the same order
     """
     big_r = math.ceil(state.ref)
     w_ab = state.w_ab
@@ -394,7 +399,9 @@ def to_dict(state: DyadState) -> dict[str, Any]:
         out["c"] = {
             scope: _scope_pair(pair[0], pair[1], w_ab, w_ba) for scope, pair in state.scopes.items()
         }
-    out["e"] = [x for fp, second in state.seen.items() for x in (fp, big_r - second)]
+    seen = state.seen
+    out["e"] = b2a_base64(b"".join(seen), newline=False).decode()
+    out["a"] = [big_r - second for second in seen.values()]
     return out
 
 
@@ -407,7 +414,8 @@ def from_dict(data: dict[str, Any]) -> DyadState:
     first_ab, last_ab, first_ba, last_ba = (
         None if age is None else big_r - age for age in data["t"]
     )
-    flat = data["e"]
+    packed = a2b_base64(data["e"])
+    fps = [packed[i : i + 8] for i in range(0, len(packed), 8)]
     return DyadState(
         ref=ref,
         dedup_floor=big_r - data["f"],
@@ -427,7 +435,7 @@ def from_dict(data: dict[str, Any]) -> DyadState:
         scopes={
             scope: _unscope_pair(stored, w_ab, w_ba) for scope, stored in data.get("c", {}).items()
         },
-        seen={fp: big_r - age for fp, age in zip(flat[::2], flat[1::2], strict=True)},
+        seen={fp: big_r - age for fp, age in zip(fps, data["a"], strict=True)},
     )
 
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 
 from service.config import Settings
+from service.core.optout import OptOutRegistry
 from service.core.ties import DEFAULT_TIE_PARAMS, TieParams
 from service.core.validation import EventValidator
 from service.shell.metrics import Metrics
+from service.shell.topics import CATALOG_NAMES
 
 
 @dataclass
@@ -24,11 +27,15 @@ class Pipeline:
     topics: dict[str, faust.TopicT] = field(default_factory=dict)
     tie_params: TieParams = DEFAULT_TIE_PARAMS
     dyads: Any = None  # the dyads Table, set by service.shell.dyads
+    people: Any = None  # the people Table, set by service.shell.people
     ready: bool = False
-    opted_out: set[str] = field(default_factory=set)
+    optouts_loaded: asyncio.Event = field(default_factory=asyncio.Event)
+    clock: float = 0.0  # newest event time applied here: "now" for reads, replay-stable
+    optouts: OptOutRegistry = field(default_factory=OptOutRegistry)
 
-    def is_opted_out(self, person_id: str) -> bool:
-        return person_id in self.opted_out
+    def advance_clock(self, event_time: float) -> None:
+        if event_time > self.clock:
+            self.clock = event_time
 
 
 def build_app(settings: Settings) -> faust.App:
@@ -67,31 +74,27 @@ def build_app(settings: Settings) -> faust.App:
             max_future_skew_s=settings.max_future_skew_s,
         ),
     )
-    for short_name in (
-        "mentions",
-        "replies",
-        "interactions",
-        "dead-letters",
-        "dyad-updates",
-        "alerts",
-        "opt-outs",
-    ):
+    for short_name in CATALOG_NAMES:
         pipeline.topics[short_name] = app.topic(
             settings.topic(short_name), key_type=bytes, value_type=bytes, allow_empty=True
         )
     app.pipeline = pipeline  # type: ignore[attr-defined]
 
     # Imported here so that registering stages is explicit and ordered.
-    from service.shell import dyads, ingest, web
+    from service.shell import api, dyads, ingest, optouts, people, web
 
+    optouts.register(pipeline)
     ingest.register(pipeline)
     dyads.register(pipeline)
+    people.register(pipeline)
     web.register(pipeline)
+    api.register(pipeline)
 
     # Faust starts app tasks only once table recovery has completed, so this marks
     # the moment the worker can serve (the Worker claims `on_startup_finished` itself).
     @app.task
     async def mark_ready() -> None:
+        await pipeline.optouts_loaded.wait()
         pipeline.ready = True
 
     return app

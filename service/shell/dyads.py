@@ -1,26 +1,30 @@
-"""Dyad agent: interactions (keyed by dyad) in; the dyads table and dyad-update snapshots out."""
+"""Dyad agent: interactions (keyed by dyad) in; the dyads table and snapshots out.
+
+Each applied interaction emits the dyad's absolute snapshot to `dyad-updates` (keyed by
+dyad, for clusters and outside readers) and to `person-ties` once per endpoint (keyed by
+person, for the people table). Control records `{"op": "erase", "person": p}` delete the
+dyad, tombstone it downstream, and tell the partner to drop the tie.
+"""
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from faust.serializers import codecs
 
 from service.core import ties
 from service.core.dead_letter import dead_letter_json
 from service.core.interaction import Interaction
 from service.core.routing import split_dyad_key
 from service.core.validation import Rejection
+from service.shell.codecs import DYAD_CODEC, use_codec
 
 if TYPE_CHECKING:
     from faust.types import StreamT
+    from faust.types.tuples import Message
 
     from service.shell.app import Pipeline
-
-log = logging.getLogger(__name__)
 
 TOO_LATE = Rejection(
     code="too_late",
@@ -30,65 +34,68 @@ TOO_LATE = Rejection(
 )
 
 
-class DyadCodec(codecs.Codec):
-    """Changelog form of a `DyadState`: its compact dict as orjson bytes."""
-
-    def _dumps(self, obj: Any) -> bytes:
-        return orjson.dumps(ties.to_dict(obj))
-
-    def _loads(self, s: bytes) -> Any:
-        return ties.from_dict(orjson.loads(s))
-
-
-codecs.register("closeknit-dyad", DyadCodec())
-
-
 def register(pipeline: Pipeline) -> None:
     app = pipeline.app
     metrics = pipeline.metrics
     params = pipeline.tie_params
     table = app.Table("dyads", key_type=bytes, partitions=pipeline.settings.partitions)
-    # Faust derives a table's codec from its value type and offers no argument for it;
-    # the store is made lazily, so setting the codec here takes effect everywhere.
-    table.value_serializer = "closeknit-dyad"  # type: ignore[attr-defined]
+    use_codec(table, DYAD_CODEC)
     pipeline.dyads = table
     updates = pipeline.topics["dyad-updates"]
+    person_ties = pipeline.topics["person-ties"]
     dead_letters = pipeline.topics["dead-letters"]
+
+    async def erase(key: bytes, person: str) -> None:
+        if key in table:
+            del table[key]  # a tombstone in the changelog
+        await updates.send(key=key, value=None)
+        a, b = split_dyad_key(key.decode())
+        partner = b if person == a else a
+        drop = orjson.dumps({"op": "drop", "partner": person})
+        await person_ties.send(key=partner.encode(), value=drop)
+
+    async def publish_snapshot(key: bytes, state: ties.DyadState) -> None:
+        pair = split_dyad_key(key.decode())
+        snapshot = orjson.dumps(ties.snapshot(state, pair, state.ref, params))
+        await updates.send(key=key, value=snapshot)
+        for person in pair:
+            await person_ties.send(key=person.encode(), value=snapshot)
+
+    async def apply(key: bytes, data: dict[str, Any], msg: Message) -> None:
+        interaction = Interaction.from_dict(data)
+        actor, target = interaction.actor, interaction.targets[0]
+        t = interaction.event_time
+        if pipeline.optouts.excludes(actor, t) or pipeline.optouts.excludes(target, t):
+            metrics.dyad_events.labels("opted_out").inc()
+            return
+        result = ties.apply(
+            table.get(key), actor, target, interaction.kind, t, interaction.sentiment,
+            interaction.scopes, interaction.event_id, params,
+        )  # fmt: skip
+        metrics.dyad_events.labels(result.outcome).inc()
+        if result.outcome == ties.APPLIED:
+            table[key] = result.state  # reassigning writes the changelog
+            pipeline.advance_clock(t)
+            await publish_snapshot(key, result.state)
+        elif result.outcome == ties.DUPLICATE:
+            # A redelivery may follow a crash between the changelog write and the snapshot
+            # sends; sending the current snapshot again is harmless downstream (seq rules).
+            await publish_snapshot(key, result.state)
+        elif result.outcome == ties.TOO_LATE:
+            letter = dead_letter_json(
+                msg.value or b"", TOO_LATE, topic=msg.topic, partition=msg.partition,
+                offset=msg.offset, received_at=time.time(),
+            )  # fmt: skip
+            metrics.dead_letters.labels(TOO_LATE.code).inc()
+            await dead_letters.send(key=key, value=letter)
 
     @app.agent(pipeline.topics["interactions"], name="closeknit.dyads")
     async def dyads(stream: StreamT) -> None:
+        await pipeline.optouts_loaded.wait()
         async for event in stream.events():
             msg = event.message
-            key: bytes = msg.key
-            interaction = Interaction.from_json(msg.value)
-            actor, target = interaction.actor, interaction.targets[0]
-            if pipeline.is_opted_out(actor) or pipeline.is_opted_out(target):
-                metrics.dyad_events.labels("opted_out").inc()
-                continue
-            result = ties.apply(
-                table.get(key),
-                actor,
-                target,
-                interaction.kind,
-                interaction.event_time,
-                interaction.sentiment,
-                interaction.scopes,
-                interaction.event_id,
-                params,
-            )
-            metrics.dyad_events.labels(result.outcome).inc()
-            if result.outcome == ties.APPLIED:
-                table[key] = result.state  # reassigning writes the changelog
-                pair = split_dyad_key(key.decode())
-                snapshot = ties.snapshot(result.state, pair, result.state.ref, params)
-                await updates.send(key=key, value=orjson.dumps(snapshot))
-            elif result.outcome == ties.TOO_LATE:
-                letter = dead_letter_json(
-                    msg.value,
-                    TOO_LATE,
-                    topic=msg.topic,
-                    partition=msg.partition,
-                    offset=msg.offset,
-                    received_at=time.time(),
-                )
-                await dead_letters.send(key=key, value=letter)
+            data = orjson.loads(msg.value)
+            if data.get("op") == "erase":
+                await erase(msg.key, data["person"])
+            else:
+                await apply(msg.key, data, msg)

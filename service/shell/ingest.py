@@ -54,7 +54,7 @@ def register(pipeline: Pipeline) -> None:
                     position,
                     now=now,
                     validator=pipeline.validator,
-                    is_opted_out=pipeline.is_opted_out,
+                    excludes=pipeline.optouts.excludes,
                 )
             except Exception:
                 # A bug must not stop the stream: park the record with a reason instead.

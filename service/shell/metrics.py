@@ -44,6 +44,11 @@ class Metrics:
             "Events dropped because a person opted out.",
             registry=r,
         )
+        self.erasures = Counter(
+            "closeknit_erasures",
+            "People erased from derived state after opting out.",
+            registry=r,
+        )
         self.table_keys = Gauge(
             "closeknit_table_keys", "Keys held in a table on this worker.", ["table"], registry=r
         )

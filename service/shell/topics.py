@@ -36,9 +36,16 @@ CATALOG: tuple[TopicInfo, ...] = (
         "schemas/dyad_update.v1.json (absolute snapshot; null = erased)",
         compacted=True,
     ),
+    TopicInfo(
+        "person-ties",
+        "person_id",
+        "schemas/dyad_update.v1.json, or an erase/drop command (internal)",
+    ),
     TopicInfo("dead-letters", "original key", "schemas/dead_letter.v1.json", direction="out"),
     TopicInfo("alerts", "dedup_key", "schemas/alert.v1.json", direction="out"),
 )
+
+CATALOG_NAMES: tuple[str, ...] = tuple(info.short_name for info in CATALOG)
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:

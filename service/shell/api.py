@@ -1,0 +1,144 @@
+"""Query API over the dyads and people tables (JSON via orjson, behind the optional token).
+
+Reads are valued at `?at=` (Unix seconds) or, by default, at the worker's event-time clock
+(the newest event it applied), so the answers after a replay do not depend on when you ask.
+Dyad and person lookups are routed to the worker that owns the key (Faust table routing);
+`/api/people/top` ranks the people held by the worker that answers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from faust import web
+from faust.exceptions import SameNode
+
+from service.core import ties
+from service.core.influence import PersonState, rank_people
+from service.core.routing import dyad_key, split_dyad_key
+from service.shell.web import json_response, token_required
+
+if TYPE_CHECKING:
+    from service.shell.app import Pipeline
+
+MAX_LIMIT = 100
+
+
+class BadQuery(ValueError):
+    """A query parameter closeknit cannot use; the message says which and what it wants."""
+
+
+def _read_at(pipeline: Pipeline, request: web.Request) -> float:
+    raw = request.query.get("at")
+    if raw is None or raw == "":
+        return pipeline.clock
+    try:
+        return float(raw)
+    except ValueError:
+        raise BadQuery(f"at={raw!r}: expected Unix seconds, e.g. at=1341705593") from None
+
+
+def _limit(request: web.Request) -> int:
+    raw = request.query.get("limit", "10")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise BadQuery(f"limit={raw!r}: expected a whole number from 1 to {MAX_LIMIT}")
+    return int(raw)
+
+
+def person_view(pipeline: Pipeline, person: str, state: PersonState, at: float) -> dict[str, Any]:
+    params = pipeline.tie_params
+    scopes = sorted({scope for tie in state.ties.values() for scope in tie.scopes_in})
+    return {
+        "id": person,
+        "at": at,
+        "influence": state.influence(at, None, params),
+        "influence_by_topic": {scope: state.influence(at, scope, params) for scope in scopes},
+        "ties": len(state.ties),
+        "strong_ties": state.strong_ties(at, params),
+        "top_ties": [
+            {"partner": partner, "strength": strength}
+            for partner, strength in state.top_ties(at, 10, params)
+        ],
+    }
+
+
+def register(pipeline: Pipeline) -> None:
+    app = pipeline.app
+    guard = token_required(pipeline.settings.api_token)
+    optouts = pipeline.optouts
+
+    def visible(*people: str) -> bool:
+        return not any(optouts.is_opted_out(person) for person in people)
+
+    async def routed(table: Any, key: bytes, view: web.View, request: web.Request) -> Any:
+        """The owner's answer when another worker holds the key; None when this one does."""
+        try:
+            return await app.router.route_req(table.name, key, view.web, request)
+        except SameNode:
+            return None
+
+    def not_found(view: web.View, what: str) -> web.Response:
+        return json_response(view, {"error": f"{what} not found", "hint": HINT}, status=404)
+
+    @app.page("/api/people/top")
+    @guard
+    async def top_people(view: web.View, request: web.Request) -> web.Response:
+        try:
+            at = _read_at(pipeline, request)
+            limit = _limit(request)
+        except BadQuery as exc:
+            return json_response(view, {"error": str(exc)}, status=400)
+        topic = request.query.get("topic") or None
+        states = {
+            key.decode(): state for key, state in pipeline.people.items() if visible(key.decode())
+        }
+        ranked = rank_people(states, at, topic, limit, pipeline.tie_params)
+        return json_response(
+            view,
+            {
+                "at": at,
+                "topic": topic,
+                "people": [
+                    {**person_view(pipeline, person, states[person], at), "score": score}
+                    for person, score in ranked
+                ],
+            },
+        )
+
+    @app.page("/api/people/{person_id}")
+    @guard
+    async def person(view: web.View, request: web.Request, person_id: str) -> web.Response:
+        try:
+            at = _read_at(pipeline, request)
+        except BadQuery as exc:
+            return json_response(view, {"error": str(exc)}, status=400)
+        key = person_id.encode()
+        elsewhere = await routed(pipeline.people, key, view, request)
+        if elsewhere is not None:
+            return elsewhere
+        state = pipeline.people.get(key)
+        if state is None or not visible(person_id):
+            return not_found(view, f"person {person_id!r}")
+        return json_response(view, person_view(pipeline, person_id, state, at))
+
+    @app.page("/api/dyads/{a}/{b}")
+    @guard
+    async def dyad(view: web.View, request: web.Request, a: str, b: str) -> web.Response:
+        try:
+            at = _read_at(pipeline, request)
+        except BadQuery as exc:
+            return json_response(view, {"error": str(exc)}, status=400)
+        key = dyad_key(a, b).encode()
+        elsewhere = await routed(pipeline.dyads, key, view, request)
+        if elsewhere is not None:
+            return elsewhere
+        state = pipeline.dyads.get(key)
+        if state is None or not visible(a, b):
+            return not_found(view, f"dyad ({a!r}, {b!r})")
+        pair = split_dyad_key(key.decode())
+        return json_response(view, ties.snapshot(state, pair, at, pipeline.tie_params))
+
+
+HINT = (
+    "ids are exact and case-sensitive; a person who opted out, or who has no ties yet, is not found"
+)

@@ -1,0 +1,77 @@
+"""People agent: dyad snapshots (keyed by person) in; the people table out.
+
+A person's row holds the newest snapshot of each of their ties, so influence, strong ties
+and top ties are read from it. Control records: `{"op": "erase"}` (the person opted out:
+erase every dyad they are in, then the row) and `{"op": "drop", "partner": q}` (q's dyad
+with this person was erased).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from service.core.influence import PersonState, apply_snapshot, remove_partner
+from service.core.routing import dyad_key
+from service.shell.codecs import PERSON_CODEC, use_codec
+
+if TYPE_CHECKING:
+    from faust.types import StreamT
+
+    from service.shell.app import Pipeline
+
+
+def register(pipeline: Pipeline) -> None:
+    app = pipeline.app
+    metrics = pipeline.metrics
+    optouts = pipeline.optouts
+    table = app.Table("people", key_type=bytes, partitions=pipeline.settings.partitions)
+    use_codec(table, PERSON_CODEC)
+    pipeline.people = table
+    interactions = pipeline.topics["interactions"]
+
+    async def erase_person(key: bytes, person: str) -> None:
+        state = table.get(key)
+        # Also sent when the row is gone: the dyad agent may hold dyads this row never saw.
+        for partner in state.ties if state is not None else ():
+            command = orjson.dumps({"op": "erase", "person": person})
+            await interactions.send(key=dyad_key(person, partner).encode(), value=command)
+        if state is not None:
+            del table[key]
+        metrics.erasures.inc()
+
+    def drop_partner(key: bytes, partner: str) -> None:
+        state = table.get(key)
+        if state is not None and remove_partner(state, partner):
+            if state.ties:
+                table[key] = state
+            else:
+                del table[key]
+
+    async def take_snapshot(key: bytes, person: str, snapshot: dict[str, Any]) -> None:
+        partner = snapshot["b"] if person == snapshot["a"] else snapshot["a"]
+        if optouts.is_opted_out(person) or optouts.is_opted_out(partner):
+            # A snapshot that raced an erasure: erase its dyad again rather than keep it.
+            gone = person if optouts.is_opted_out(person) else partner
+            command = orjson.dumps({"op": "erase", "person": gone})
+            await interactions.send(key=dyad_key(person, partner).encode(), value=command)
+            return
+        state = table.get(key) or PersonState()
+        if apply_snapshot(state, person, snapshot):
+            table[key] = state
+
+    @app.agent(pipeline.topics["person-ties"], name="closeknit.people")
+    async def people(stream: StreamT) -> None:
+        await pipeline.optouts_loaded.wait()
+        async for event in stream.events():
+            key: bytes = event.message.key
+            person = key.decode()
+            data = orjson.loads(event.message.value)
+            op = data.get("op")
+            if op == "erase":
+                await erase_person(key, person)
+            elif op == "drop":
+                drop_partner(key, data["partner"])
+            else:
+                await take_snapshot(key, person, data)
