@@ -11,16 +11,9 @@ from rich.console import Console
 from service.broker.reader import read_topic
 from service.cli.render import render_record
 from service.config import load_settings
+from service.shell.topics import CATALOG_NAMES
 
-SHORT_NAMES = (
-    "alerts",
-    "dead-letters",
-    "dyad-updates",
-    "interactions",
-    "mentions",
-    "replies",
-    "opt-outs",
-)
+SHORT_NAMES = CATALOG_NAMES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,7 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("topic", metavar="TOPIC")
     parser.add_argument("--json", action="store_true", help="print raw JSON records, one a line")
     parser.add_argument("--from-beginning", action="store_true", help="start at the oldest record")
-    parser.add_argument("--no-follow", action="store_true", help="stop at the end of the topic")
+    parser.add_argument(
+        "--no-follow",
+        action="store_true",
+        help="print what the topic holds now, from the oldest record, and stop",
+    )
     parser.add_argument("--limit", type=int, help="stop after N records")
     parser.add_argument("--broker", help="Kafka URL (overrides CLOSEKNIT_BROKER)")
     parser.set_defaults(func=run)
@@ -69,8 +66,10 @@ async def _tail(
 
     shown = 0
     try:
+        # Without following, starting at the end would print nothing: start at the oldest.
+        from_beginning = args.from_beginning or args.no_follow
         async for record in read_topic(
-            bootstrap, topic, from_beginning=args.from_beginning, follow=not args.no_follow
+            bootstrap, topic, from_beginning=from_beginning, follow=not args.no_follow
         ):
             if args.json:
                 sys.stdout.write((record.value or b"null").decode("utf-8", "replace") + "\n")

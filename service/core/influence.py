@@ -24,7 +24,9 @@ Influence at `now`, optionally within one scope (brand, product or topic)::
   one-way tie counts `eps = TieParams.one_way_influence` (0.1) of its weight, a balanced one
   counts in full. Reciprocity, unlike strength, is a ratio of two weights that decay alike,
   so each term stays a forward-decayed weight and scores of different people compare on
-  one scale. Tie strength (which saturates) ranks the person's own ties instead.
+  one scale. Tie strength (which saturates) ranks the person's own ties instead. Within a
+  scope, the reciprocity of the whole tie is used: scoped exchanges are too sparse to judge
+  a relationship by.
 
 Worked example (the test pins it): a micro-influencer with 10 followers, each of whom
 replied twice and got two replies back, scores 10 * (2 * 2.0) * 1.0 = 40. An account

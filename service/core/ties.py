@@ -12,8 +12,8 @@ half-life (14 days), so they decay by the same factor and every ratio of them is
 
 Strength (Granovetter 1973: "a (probably linear) combination of the amount of time, the
 emotional intensity, the intimacy (mutual confiding), and the reciprocal services"; Gilbert &
-Karahalios, CHI 2009, fitted such a linear mix and found days since the last contact the single
-most predictive variable)::
+Karahalios, CHI 2009, fitted such a linear mix to 2,000 rated Facebook ties, over 85%
+accurate on strong versus weak, with recency of contact among the strongest predictors)::
 
     r = 2 min(w_ab, w_ba) / (w_ab + w_ba)                     reciprocity, 0 when both are 0
     x = (w_ab + w_ba) (1 + alpha r) + beta (i_ab + i_ba)
@@ -25,8 +25,8 @@ most predictive variable)::
   contact dominates and a silent tie fades. No separate last-seen term: it would count recency
   twice, and it would break `x(now) = x(ref) * exp(-lam (now - ref))`, which lets a consumer of
   a snapshot decay strength itself without the event history.
-- Reciprocity: the reciprocated part of the weight counts (1 + 2 alpha) times (alpha = 1:
-  a balanced tie counts double a one-way tie of the same volume). Strength is non-decreasing
+- Reciprocity: the reciprocated part of the weight (2 min) counts (1 + alpha) times (alpha =
+  1: a balanced tie counts double a one-way tie of the same volume). Strength is non-decreasing
   in either direction's weight, and at a fixed total it rises with reciprocity.
 - Emotional intensity: beta = 1, so a fully charged event (|s| = 1) adds as much as a mention.
 - Intimacy (private confiding) is not observable in public mentions and replies.
@@ -383,22 +383,46 @@ def to_dict(state: DyadState) -> dict[str, Any]:
     - e: the fingerprints in arrival order (the eviction order), concatenated, base64
     - a: [R - ceil(event time)] of each fingerprint, in the same order
     """
-    big_r = math.ceil(state.ref)
+    ref = state.ref
+    big_r = math.ceil(ref)
     w_ab = state.w_ab
     w_ba = state.w_ba
+    i_ab = state.i_ab
+    i_ba = state.i_ba
+    first_ab = state.first_ab
+    last_ab = state.last_ab
+    first_ba = state.first_ba
+    last_ba = state.last_ba
+    # Inline rather than helper calls: this runs on every changelog write.
     out: dict[str, Any] = {
         "s": state.seq,
-        "r": _compact(state.ref),
+        "r": big_r if ref == big_r else ref,
         "f": big_r - state.dedup_floor,
-        "w": [_compact(w_ab), _compact(w_ba), _compact(state.i_ab), _compact(state.i_ba)],
+        "w": [
+            int(w_ab) if w_ab.is_integer() else w_ab,
+            int(w_ba) if w_ba.is_integer() else w_ba,
+            int(i_ab) if i_ab.is_integer() else i_ab,
+            int(i_ba) if i_ba.is_integer() else i_ba,
+        ],
         "n": [state.mentions_ab, state.replies_ab, state.mentions_ba, state.replies_ba],
-        "t": [_age(big_r, state.first_ab), _age(big_r, state.last_ab),
-              _age(big_r, state.first_ba), _age(big_r, state.last_ba)],
-    }  # fmt: skip
+        "t": [
+            None if first_ab is None else big_r - first_ab,
+            None if last_ab is None else big_r - last_ab,
+            None if first_ba is None else big_r - first_ba,
+            None if last_ba is None else big_r - last_ba,
+        ],
+    }
     if state.scopes:
-        out["c"] = {
-            scope: _scope_pair(pair[0], pair[1], w_ab, w_ba) for scope, pair in state.scopes.items()
-        }
+        by_scope: dict[str, Any] = {}
+        for scope, (v_ab, v_ba) in state.scopes.items():
+            if v_ab == w_ab and v_ba == w_ba:
+                by_scope[scope] = 0
+            else:
+                by_scope[scope] = [
+                    None if v_ab == w_ab and w_ab else int(v_ab) if v_ab.is_integer() else v_ab,
+                    None if v_ba == w_ba and w_ba else int(v_ba) if v_ba.is_integer() else v_ba,
+                ]
+        out["c"] = by_scope
     seen = state.seen
     out["e"] = b2a_base64(b"".join(seen), newline=False).decode()
     out["a"] = [big_r - second for second in seen.values()]
@@ -409,56 +433,39 @@ def from_dict(data: dict[str, Any]) -> DyadState:
     """Inverse of `to_dict`."""
     ref = float(data["r"])
     big_r = math.ceil(ref)
-    w_ab, w_ba, i_ab, i_ba = (float(x) for x in data["w"])
+    w_ab, w_ba, i_ab, i_ba = data["w"]
+    w_ab = float(w_ab)
+    w_ba = float(w_ba)
     m_ab, r_ab, m_ba, r_ba = data["n"]
-    first_ab, last_ab, first_ba, last_ba = (
-        None if age is None else big_r - age for age in data["t"]
-    )
+    first_ab, last_ab, first_ba, last_ba = data["t"]
+    scopes: dict[str, list[float]] = {}
+    for scope, stored in data.get("c", {}).items():
+        if stored == 0:
+            scopes[scope] = [w_ab, w_ba]
+        else:
+            v_ab, v_ba = stored
+            scopes[scope] = [
+                w_ab if v_ab is None else float(v_ab),
+                w_ba if v_ba is None else float(v_ba),
+            ]
     packed = a2b_base64(data["e"])
-    fps = [packed[i : i + 8] for i in range(0, len(packed), 8)]
+    ages = data["a"]
     return DyadState(
-        ref=ref,
-        dedup_floor=big_r - data["f"],
-        seq=data["s"],
-        w_ab=w_ab,
-        w_ba=w_ba,
-        i_ab=i_ab,
-        i_ba=i_ba,
-        mentions_ab=m_ab,
-        replies_ab=r_ab,
-        mentions_ba=m_ba,
-        replies_ba=r_ba,
-        first_ab=first_ab,
-        last_ab=last_ab,
-        first_ba=first_ba,
-        last_ba=last_ba,
-        scopes={
-            scope: _unscope_pair(stored, w_ab, w_ba) for scope, stored in data.get("c", {}).items()
-        },
-        seen={fp: big_r - age for fp, age in zip(fps, data["a"], strict=True)},
+        ref,
+        big_r - data["f"],
+        data["s"],
+        w_ab,
+        w_ba,
+        float(i_ab),
+        float(i_ba),
+        m_ab,
+        r_ab,
+        m_ba,
+        r_ba,
+        None if first_ab is None else big_r - first_ab,
+        None if last_ab is None else big_r - last_ab,
+        None if first_ba is None else big_r - first_ba,
+        None if last_ba is None else big_r - last_ba,
+        scopes,
+        {packed[8 * k : 8 * k + 8]: big_r - age for k, age in enumerate(ages)},
     )
-
-
-def _compact(x: float) -> float | int:
-    """An integral float as an int: `2` instead of `2.0` in JSON (read back exactly)."""
-    return int(x) if x.is_integer() and abs(x) < 2**53 else x
-
-
-def _age(big_r: int, second: int | None) -> int | None:
-    return None if second is None else big_r - second
-
-
-def _scope_pair(v_ab: float, v_ba: float, w_ab: float, w_ba: float) -> Any:
-    if v_ab == w_ab and v_ba == w_ba:
-        return 0
-    return [
-        None if v_ab == w_ab and w_ab else _compact(v_ab),
-        None if v_ba == w_ba and w_ba else _compact(v_ba),
-    ]
-
-
-def _unscope_pair(stored: Any, w_ab: float, w_ba: float) -> list[float]:
-    if stored == 0:
-        return [w_ab, w_ba]
-    v_ab, v_ba = stored
-    return [w_ab if v_ab is None else float(v_ab), w_ba if v_ba is None else float(v_ba)]

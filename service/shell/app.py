@@ -38,6 +38,16 @@ class Pipeline:
             self.clock = event_time
 
 
+def tie_params(settings: Settings) -> TieParams:
+    return TieParams(
+        half_life_s=settings.half_life_days * 86400.0,
+        weight_mention=settings.weight_mention,
+        weight_reply=settings.weight_reply,
+        dedup_horizon_s=settings.dedup_horizon_days * 86400.0,
+        strong_tie_threshold=settings.strong_tie_threshold,
+    )
+
+
 def build_app(settings: Settings) -> faust.App:
     """A Faust app configured from settings, with every closeknit stage registered."""
     app = faust.App(
@@ -62,13 +72,7 @@ def build_app(settings: Settings) -> faust.App:
         settings=settings,
         app=app,
         metrics=Metrics(),
-        tie_params=TieParams(
-            half_life_s=settings.half_life_days * 86400.0,
-            weight_mention=settings.weight_mention,
-            weight_reply=settings.weight_reply,
-            dedup_horizon_s=settings.dedup_horizon_days * 86400.0,
-            strong_tie_threshold=settings.strong_tie_threshold,
-        ),
+        tie_params=tie_params(settings),
         validator=EventValidator(
             max_message_bytes=settings.max_message_bytes,
             max_future_skew_s=settings.max_future_skew_s,

@@ -35,6 +35,12 @@ codecs.register(PERSON_CODEC, PersonCodec())
 
 
 def use_codec(table: Any, codec: str) -> None:
-    """Faust derives a table's value codec from its value type and offers no argument for
-    it; the store is made lazily, so setting the codec right after creation takes effect."""
+    """Make a table write *and restore* its values with `codec`.
+
+    Faust derives a table's value codec from its value type and offers no argument for it.
+    The table's store is made lazily, but its changelog topic is made (and registered for
+    recovery) in the constructor, so both must be told; setting only the table writes with
+    the codec and restores plain dicts after a restart.
+    """
     table.value_serializer = codec
+    table.changelog_topic.value_serializer = codec

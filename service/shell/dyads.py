@@ -8,17 +8,16 @@ dyad, tombstone it downstream, and tell the partner to drop the tie.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from service.core import ties
-from service.core.dead_letter import dead_letter_json
 from service.core.interaction import Interaction
 from service.core.routing import split_dyad_key
 from service.core.validation import Rejection
 from service.shell.codecs import DYAD_CODEC, use_codec
+from service.shell.parking import park, park_after_error
 
 if TYPE_CHECKING:
     from faust.types import StreamT
@@ -43,7 +42,6 @@ def register(pipeline: Pipeline) -> None:
     pipeline.dyads = table
     updates = pipeline.topics["dyad-updates"]
     person_ties = pipeline.topics["person-ties"]
-    dead_letters = pipeline.topics["dead-letters"]
 
     async def erase(key: bytes, person: str) -> None:
         if key in table:
@@ -82,20 +80,18 @@ def register(pipeline: Pipeline) -> None:
             # sends; sending the current snapshot again is harmless downstream (seq rules).
             await publish_snapshot(key, result.state)
         elif result.outcome == ties.TOO_LATE:
-            letter = dead_letter_json(
-                msg.value or b"", TOO_LATE, topic=msg.topic, partition=msg.partition,
-                offset=msg.offset, received_at=time.time(),
-            )  # fmt: skip
-            metrics.dead_letters.labels(TOO_LATE.code).inc()
-            await dead_letters.send(key=key, value=letter)
+            await park(pipeline, msg, TOO_LATE)
 
     @app.agent(pipeline.topics["interactions"], name="closeknit.dyads")
     async def dyads(stream: StreamT) -> None:
         await pipeline.optouts_loaded.wait()
         async for event in stream.events():
             msg = event.message
-            data = orjson.loads(msg.value)
-            if data.get("op") == "erase":
-                await erase(msg.key, data["person"])
-            else:
-                await apply(msg.key, data, msg)
+            try:
+                data = orjson.loads(msg.value)
+                if data.get("op") == "erase":
+                    await erase(msg.key, data["person"])
+                else:
+                    await apply(msg.key, data, msg)
+            except Exception as exc:
+                await park_after_error(pipeline, msg, "dyads", exc)

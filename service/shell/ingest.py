@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import TYPE_CHECKING
 
-from service.core.dead_letter import dead_letter_json
 from service.core.routing import Outgoing, SourcePosition, route_input
-from service.core.validation import Rejection
+from service.shell.parking import park_after_error
 
 if TYPE_CHECKING:
     from faust.types import StreamT
 
     from service.shell.app import Pipeline
-
-log = logging.getLogger(__name__)
-
-INTERNAL_ERROR = Rejection(
-    code="internal_error",
-    field=None,
-    expected="a record closeknit can process",
-    got="an unexpected error in the ingest stage (see worker log)",
-)
 
 
 def register(pipeline: Pipeline) -> None:
@@ -56,19 +45,8 @@ def register(pipeline: Pipeline) -> None:
                     validator=pipeline.validator,
                     excludes=pipeline.optouts.excludes,
                 )
-            except Exception:
-                # A bug must not stop the stream: park the record with a reason instead.
-                log.exception("ingest failed on %s[%d]@%d", msg.topic, msg.partition, msg.offset)
-                letter = dead_letter_json(
-                    msg.value or b"",
-                    INTERNAL_ERROR,
-                    topic=msg.topic,
-                    partition=msg.partition,
-                    offset=msg.offset,
-                    received_at=now,
-                )
-                metrics.dead_letters.labels(INTERNAL_ERROR.code).inc()
-                await send(Outgoing("dead-letters", msg.key, letter))
+            except Exception as exc:
+                await park_after_error(pipeline, msg, "ingest", exc)
                 continue
             if routed.rejection is not None:
                 metrics.dead_letters.labels(routed.rejection.code).inc()

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 import orjson
 
 from service.broker.reader import read_topic
-from service.core.dead_letter import dead_letter_json
 from service.core.validation import OptOut, Rejection
+from service.shell.parking import park
 
 if TYPE_CHECKING:
     from faust.types import StreamT
@@ -55,12 +55,7 @@ def register(pipeline: Pipeline) -> None:
             now = time.time()
             choice = pipeline.validator.validate_opt_out(msg.value or b"", now)
             if isinstance(choice, Rejection):
-                pipeline.metrics.dead_letters.labels(choice.code).inc()
-                letter = dead_letter_json(
-                    msg.value or b"", choice, topic=msg.topic, partition=msg.partition,
-                    offset=msg.offset, received_at=now,
-                )  # fmt: skip
-                await pipeline.topics["dead-letters"].send(key=msg.key, value=letter)
+                await park(pipeline, msg, choice)
                 continue
             # Record here too, so this worker drops the person's events at once.
             pipeline.optouts.record(choice)

@@ -15,6 +15,7 @@ import orjson
 from service.core.influence import PersonState, apply_snapshot, remove_partner
 from service.core.routing import dyad_key
 from service.shell.codecs import PERSON_CODEC, use_codec
+from service.shell.parking import park_after_error
 
 if TYPE_CHECKING:
     from faust.types import StreamT
@@ -33,7 +34,8 @@ def register(pipeline: Pipeline) -> None:
 
     async def erase_person(key: bytes, person: str) -> None:
         state = table.get(key)
-        # Also sent when the row is gone: the dyad agent may hold dyads this row never saw.
+        # Dyads this row never saw (a snapshot still in flight) are caught by the race
+        # check in `take_snapshot` when their snapshot arrives.
         for partner in state.ties if state is not None else ():
             command = orjson.dumps({"op": "erase", "person": person})
             await interactions.send(key=dyad_key(person, partner).encode(), value=command)
@@ -51,12 +53,14 @@ def register(pipeline: Pipeline) -> None:
 
     async def take_snapshot(key: bytes, person: str, snapshot: dict[str, Any]) -> None:
         partner = snapshot["b"] if person == snapshot["a"] else snapshot["a"]
-        if optouts.is_opted_out(person) or optouts.is_opted_out(partner):
-            # A snapshot that raced an erasure: erase its dyad again rather than keep it.
-            gone = person if optouts.is_opted_out(person) else partner
-            command = orjson.dumps({"op": "erase", "person": gone})
-            await interactions.send(key=dyad_key(person, partner).encode(), value=command)
-            return
+        for someone in (person, partner):
+            if optouts.is_opted_out(someone):
+                # A snapshot that raced an erasure: erase its dyad again rather than keep it.
+                command = orjson.dumps({"op": "erase", "person": someone})
+                await interactions.send(key=dyad_key(person, partner).encode(), value=command)
+                return
+            if optouts.excludes(someone, snapshot["ref"]):
+                return  # from before an opt-in: a redelivery of erased history
         state = table.get(key) or PersonState()
         if apply_snapshot(state, person, snapshot):
             table[key] = state
@@ -65,13 +69,17 @@ def register(pipeline: Pipeline) -> None:
     async def people(stream: StreamT) -> None:
         await pipeline.optouts_loaded.wait()
         async for event in stream.events():
-            key: bytes = event.message.key
-            person = key.decode()
-            data = orjson.loads(event.message.value)
-            op = data.get("op")
-            if op == "erase":
-                await erase_person(key, person)
-            elif op == "drop":
-                drop_partner(key, data["partner"])
-            else:
-                await take_snapshot(key, person, data)
+            msg = event.message
+            key: bytes = msg.key
+            try:
+                person = key.decode()
+                data = orjson.loads(msg.value)
+                op = data.get("op")
+                if op == "erase":
+                    await erase_person(key, person)
+                elif op == "drop":
+                    drop_partner(key, data["partner"])
+                else:
+                    await take_snapshot(key, person, data)
+            except Exception as exc:
+                await park_after_error(pipeline, msg, "people", exc)

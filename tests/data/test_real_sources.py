@@ -12,6 +12,7 @@ import pytest
 from service.core.interaction import Interaction
 from service.core.validation import EventValidator
 from service.sources.detect import open_source
+from service.sources.higgs import MENTION_AS_REPLY
 from service.sources.record import (
     SELF_INTERACTION,
     LineError,
@@ -70,15 +71,30 @@ def test_higgs_activity_stream_matches_the_snap_counts() -> None:
             counts["error"] += 1
 
     # SNAP: MT 171,237, RE 36,902, RT 354,930. 7,081 MT and 507 RE lines are a user
-    # addressing themself, which the worker rejects, so they are skipped.
+    # addressing themself, which the worker rejects, so they are skipped. Every RE line has
+    # an MT twin with the same (userA, userB, t): the same tweet, kept once, as the reply.
+    # 507 of those pairs are self-interactions, so 36,395 mention twins are skipped.
     assert counts == {
-        "mention": 171_237 - 7_081,
+        "mention": 171_237 - 7_081 - 36_395,
         "reply": 36_902 - 507,
         "retweet: not a mention or reply": 354_930,
         SELF_INTERACTION: 7_081 + 507,
+        MENTION_AS_REPLY: 36_902 - 507,
     }
     assert 1341100972.0 <= last_time <= 1341705593.0
     _all_valid(checked)
+    events = [orjson.loads(record.payload) for record in checked]
+    replied = {
+        (e["author_id"], e["in_reply_to_author_id"], e["event_time"])
+        for e in events
+        if e["type"] == "reply"
+    }
+    mentioned = {
+        (e["author_id"], e["target_ids"][0], e["event_time"])
+        for e in events
+        if e["type"] == "mention"
+    }
+    assert replied and mentioned and not replied & mentioned  # each reply counts once
 
 
 def test_twcs_first5000_replies_mentions_and_skips() -> None:
