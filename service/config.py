@@ -128,6 +128,23 @@ class Settings:
             "doc": "Tie strength (0 to 1) at or above which a tie counts as strong.",
         },
     )
+    failure_taxonomy: Path | None = field(
+        default=None,
+        metadata={
+            "env": "CLOSEKNIT_FAILURE_TAXONOMY",
+            "doc": "JSON file of product-failure categories and their phrases. Unset: the "
+            "bundled `service/core/data/failure_taxonomy.json`.",
+        },
+    )
+    critic_min_influence: float = field(
+        default=10.0,
+        metadata={
+            "env": "CLOSEKNIT_CRITIC_MIN_INFLUENCE",
+            "doc": "Relationship-based influence (overall or in the topic) a person needs before "
+            "turning negative raises an alert; 10 is about ten balanced two-way ties active in "
+            "the last half-life.",
+        },
+    )
     log_level: str = field(
         default="info",
         metadata={"env": "CLOSEKNIT_LOG_LEVEL", "doc": "Worker log level."},

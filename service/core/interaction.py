@@ -15,8 +15,9 @@ KINDS: tuple[Kind, ...] = ("mention", "reply")
 class Interaction:
     """A validated input event: `actor` addressed each of `targets` at `event_time`.
 
-    `event_time` is Unix seconds (UTC). `sentiment` is the upstream score in [-1, 1] when
-    the listening system sent one. Tags are lower-cased and de-duplicated.
+    `event_time` is Unix seconds (UTC). `sentiment` is in [-1, 1]: the upstream score when the
+    listening system sent one, else closeknit's own once ingest has scored the text. Tags are
+    lower-cased and de-duplicated.
     """
 
     event_id: str
@@ -30,6 +31,7 @@ class Interaction:
     products: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()
     source: str | None = None
+    failure: tuple[str, ...] = ()  # product-failure categories the text speaks of
 
     @property
     def scopes(self) -> tuple[str, ...]:
@@ -49,6 +51,7 @@ class Interaction:
             "products": list(self.products),
             "topics": list(self.topics),
             "source": self.source,
+            "failure": list(self.failure),
         }
 
     def to_json(self) -> bytes:
@@ -68,6 +71,7 @@ class Interaction:
             products=tuple(data.get("products", ())),
             topics=tuple(data.get("topics", ())),
             source=data.get("source"),
+            failure=tuple(data.get("failure", ())),
         )
 
     @classmethod

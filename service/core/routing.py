@@ -8,8 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+import orjson
+
 from service.core.dead_letter import dead_letter_json
+from service.core.failure import FailureClassifier
 from service.core.interaction import Interaction
+from service.core.sentiment import SentimentScorer, effective_sentiment
 from service.core.validation import EventValidator, Rejection
 
 DYAD_KEY_SEPARATOR = "\t"  # person ids cannot contain whitespace (schema), so this is unambiguous
@@ -47,6 +51,17 @@ class SourcePosition:
     offset: int
 
 
+def annotate(
+    interaction: Interaction, scorer: SentimentScorer | None, classifier: FailureClassifier | None
+) -> Interaction:
+    """Score the text (an upstream score wins) and name the failure categories it speaks of."""
+    if scorer is None and classifier is None:
+        return interaction
+    sentiment = effective_sentiment(interaction, None, scorer) if scorer else interaction.sentiment
+    failure = classifier.classify(interaction.text) if classifier else interaction.failure
+    return replace(interaction, sentiment=sentiment, failure=failure)
+
+
 def route_input(
     raw: bytes | None,
     key: bytes | None,
@@ -55,6 +70,8 @@ def route_input(
     now: float,
     validator: EventValidator,
     excludes: Callable[[str, float], bool] = lambda _person, _time: False,
+    scorer: SentimentScorer | None = None,
+    classifier: FailureClassifier | None = None,
 ) -> Routed:
     """Validate one record; fan a good one out per target, keyed by dyad."""
     result = validator.validate(raw if raw is not None else b"", now)
@@ -70,14 +87,15 @@ def route_input(
         return Routed([Outgoing("dead-letters", key, letter)], rejection=result)
     if excludes(result.actor, result.event_time):
         return Routed([], interaction=result, dropped_targets=len(result.targets))
+    result = annotate(result, scorer, classifier)
     outgoing = []
     dropped = 0
-    for target in result.targets:
+    for fanout, target in enumerate(result.targets):
         if excludes(target, result.event_time):
             dropped += 1
             continue
-        single = replace(result, targets=(target,))
-        outgoing.append(
-            Outgoing("interactions", dyad_key(result.actor, target).encode(), single.to_json())
-        )
+        record = replace(result, targets=(target,)).to_dict()
+        record["fanout"] = fanout  # stages that count a post once use only fanout 0
+        key = dyad_key(result.actor, target).encode()
+        outgoing.append(Outgoing("interactions", key, orjson.dumps(record)))
     return Routed(outgoing, interaction=result, dropped_targets=dropped)

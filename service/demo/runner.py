@@ -78,9 +78,12 @@ async def _drive(
         f"({scenario.duplicates} redelivered, "
         f"{sum(scenario.expected_dead_letters.values())} corrupted on purpose)"
     )
-    stats = await _wait_drained(worker, len(records), timeout_s=120)
-    await asyncio.sleep(1.0)  # let the watchers print what is already on its way
+    await _wait_drained(worker, len(records), timeout_s=120)
+    await _wait_alerts_settled(tally, quiet_s=6.0, timeout_s=60)
+    stats = await asyncio.to_thread(worker.get_json, "/api/stats")
+    relationships = await asyncio.to_thread(_relationship_answers, worker, scenario)
     _print_summary(console, scenario, stats, tally, time.monotonic() - started)
+    _print_relationships(console, relationships)
     if not once:
         console.print(f"serving: dashboard/API at {worker.url('/')}. Ctrl-C to stop.")
         await asyncio.gather(*watchers)
@@ -101,6 +104,29 @@ async def _watch(bootstrap: str, topic: str, kind: str, tally: Tally, console: C
         console.print(render_record(kind, record.value))
 
 
+async def _wait_alerts_settled(tally: Tally, quiet_s: float, timeout_s: float) -> None:
+    """Bursts close on timer ticks after the stream drains: wait until alerts stop coming."""
+    deadline = time.monotonic() + timeout_s
+    seen, quiet_since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        total = sum(tally.alerts.values())
+        if total != seen:
+            seen, quiet_since = total, time.monotonic()
+        elif time.monotonic() - quiet_since >= quiet_s:
+            return
+        await asyncio.sleep(0.5)
+
+
+def _relationship_answers(worker: WorkerProcess, scenario: Scenario) -> dict[str, Any]:
+    """What the query API says about the planted relationships."""
+    top = worker.get_json("/api/people/top?limit=5")["people"]
+    pairs = []
+    for a, b in scenario.strongest_pairs:
+        dyad = worker.get_json(f"/api/dyads/{a}/{b}")
+        pairs.append((a, b, dyad["strength"], dyad["reciprocity"]))
+    return {"top": top, "pairs": pairs}
+
+
 async def _wait_drained(worker: WorkerProcess, published: int, timeout_s: float) -> dict[str, Any]:
     """Poll the worker until every record is ingested and every interaction reached a dyad."""
     deadline = time.monotonic() + timeout_s
@@ -117,6 +143,27 @@ async def _wait_drained(worker: WorkerProcess, published: int, timeout_s: float)
         f"(ingested {sum(stats.get('events_in', {}).values())} of {published}); "
         f"see {worker.log_path}"
     )
+
+
+def _print_relationships(console: Console, answers: dict[str, Any]) -> None:
+    table = Table(title="relationships, from the query API", show_header=True)
+    table.add_column("who / which tie")
+    table.add_column("influence / strength", justify="right")
+    table.add_column("note")
+    for person in answers["top"]:
+        ties = ", ".join(f"{t['partner']} {t['strength']:.2f}" for t in person["top_ties"][:3])
+        table.add_row(
+            person["id"],
+            f"{person['influence']:.1f}",
+            f"{person['strong_ties']} strong ties; strongest: {ties}",
+        )
+    for a, b, strength, reciprocity in answers["pairs"]:
+        table.add_row(
+            f"{a} ↔ {b}",
+            f"{strength:.2f}",
+            f"planted: a heaviest Zachary friendship; reciprocity {reciprocity:.2f}",
+        )
+    console.print(table)
 
 
 def _print_summary(

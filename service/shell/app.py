@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 
 from service.config import Settings
+from service.core.failure import FailureClassifier, classifier_for
 from service.core.optout import OptOutRegistry
+from service.core.sentiment import SentimentScorer, default_scorer
 from service.core.ties import DEFAULT_TIE_PARAMS, TieParams
 from service.core.validation import EventValidator
 from service.shell.metrics import Metrics
@@ -28,14 +31,39 @@ class Pipeline:
     tie_params: TieParams = DEFAULT_TIE_PARAMS
     dyads: Any = None  # the dyads Table, set by service.shell.dyads
     people: Any = None  # the people Table, set by service.shell.people
+    critics: Any = None  # per-person sentiment detectors, set by service.shell.critics
+    critic_stage: Any = None
+    alert_entries: Any = None  # alert lifecycle rows, set by service.shell.alerting
+    scorer: SentimentScorer | None = None
+    classifier: FailureClassifier | None = None
     ready: bool = False
     optouts_loaded: asyncio.Event = field(default_factory=asyncio.Event)
     clock: float = 0.0  # newest event time applied here: "now" for reads, replay-stable
     optouts: OptOutRegistry = field(default_factory=OptOutRegistry)
 
+    # partition of the people stage -> (newest post time handled, monotonic time it was seen)
+    post_clocks: dict[int, tuple[float, float]] = field(default_factory=dict)
+
     def advance_clock(self, event_time: float) -> None:
         if event_time > self.clock:
             self.clock = event_time
+
+    def note_post(self, partition: int, event_time: float) -> None:
+        newest = max(event_time, self.post_clocks.get(partition, (event_time, 0.0))[0])
+        self.post_clocks[partition] = (newest, time.monotonic())
+
+    def low_watermark(self, idle_s: float = 30.0) -> float | None:
+        """Event time every local people partition has handled posts up to.
+
+        Complaints with earlier times have all been sent, so a tick carrying this time is
+        behind them in each brand's partition. Partitions silent for `idle_s` do not hold
+        it back (their next post will be newer anyway).
+        """
+        if not self.post_clocks:
+            return None
+        now = time.monotonic()
+        active = [t for t, seen in self.post_clocks.values() if now - seen <= idle_s]
+        return min(active) if active else max(t for t, _ in self.post_clocks.values())
 
 
 def tie_params(settings: Settings) -> TieParams:
@@ -73,6 +101,8 @@ def build_app(settings: Settings) -> faust.App:
         app=app,
         metrics=Metrics(),
         tie_params=tie_params(settings),
+        scorer=default_scorer(),
+        classifier=classifier_for(settings.failure_taxonomy),
         validator=EventValidator(
             max_message_bytes=settings.max_message_bytes,
             max_future_skew_s=settings.max_future_skew_s,
@@ -85,12 +115,15 @@ def build_app(settings: Settings) -> faust.App:
     app.pipeline = pipeline  # type: ignore[attr-defined]
 
     # Imported here so that registering stages is explicit and ordered.
-    from service.shell import api, dyads, ingest, optouts, people, web
+    from service.shell import alerting, api, bursts, critics, dyads, ingest, optouts, people, web
 
     optouts.register(pipeline)
     ingest.register(pipeline)
     dyads.register(pipeline)
     people.register(pipeline)
+    pipeline.critic_stage = critics.CriticStage(pipeline)
+    bursts.register(pipeline)
+    alerting.register(pipeline)
     web.register(pipeline)
     api.register(pipeline)
 

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
     from service.shell.app import Pipeline
 
+EXCERPT_CHARS = 140
+
 TOO_LATE = Rejection(
     code="too_late",
     field="$.event_time",
@@ -59,6 +61,27 @@ def register(pipeline: Pipeline) -> None:
         for person in pair:
             await person_ties.send(key=person.encode(), value=snapshot)
 
+    async def publish_posts(interaction: Interaction) -> None:
+        """The post to its author's sentiment detector; a reply also to the one it answers."""
+        if interaction.sentiment is None:
+            return
+        post = {
+            "op": "post",
+            "role": "own",
+            "event_id": interaction.event_id,
+            "t": interaction.event_time,
+            "s": interaction.sentiment,
+            "scopes": list(interaction.scopes),
+            "brands": list(dict.fromkeys((*interaction.brands, *interaction.products))),
+            "excerpt": interaction.text[:EXCERPT_CHARS],
+            "failure": list(interaction.failure),
+        }
+        await person_ties.send(key=interaction.actor.encode(), value=orjson.dumps(post))
+        if interaction.kind == "reply":
+            drawn = {**post, "role": "reply", "from": interaction.actor, "failure": []}
+            target = interaction.targets[0]
+            await person_ties.send(key=target.encode(), value=orjson.dumps(drawn))
+
     async def apply(key: bytes, data: dict[str, Any], msg: Message) -> None:
         interaction = Interaction.from_dict(data)
         actor, target = interaction.actor, interaction.targets[0]
@@ -75,6 +98,8 @@ def register(pipeline: Pipeline) -> None:
             table[key] = result.state  # reassigning writes the changelog
             pipeline.advance_clock(t)
             await publish_snapshot(key, result.state)
+            if data.get("fanout", 0) == 0:  # once per post, not once per target
+                await publish_posts(interaction)
         elif result.outcome == ties.DUPLICATE:
             # A redelivery may follow a crash between the changelog write and the snapshot
             # sends; sending the current snapshot again is harmless downstream (seq rules).

@@ -44,6 +44,8 @@ def register(pipeline: Pipeline) -> None:
                     now=now,
                     validator=pipeline.validator,
                     excludes=pipeline.optouts.excludes,
+                    scorer=pipeline.scorer,
+                    classifier=pipeline.classifier,
                 )
             except Exception as exc:
                 await park_after_error(pipeline, msg, "ingest", exc)

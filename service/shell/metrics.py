@@ -49,6 +49,18 @@ class Metrics:
             "People erased from derived state after opting out.",
             registry=r,
         )
+        self.alerts = Counter(
+            "closeknit_alerts",
+            "Alert records published, by kind and state.",
+            ["kind", "state"],
+            registry=r,
+        )
+        self.pages = Counter(
+            "closeknit_pages",
+            "Alert records that should page on-call, by kind.",
+            ["kind"],
+            registry=r,
+        )
         self.table_keys = Gauge(
             "closeknit_table_keys", "Keys held in a table on this worker.", ["table"], registry=r
         )

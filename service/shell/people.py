@@ -79,6 +79,11 @@ def register(pipeline: Pipeline) -> None:
                     await erase_person(key, person)
                 elif op == "drop":
                     drop_partner(key, data["partner"])
+                elif op == "post":
+                    if not optouts.excludes(person, data["t"]):
+                        await pipeline.critic_stage.on_post(key, person, data)
+                    # After the post's complaint (if any) was sent: see Pipeline.low_watermark.
+                    pipeline.note_post(msg.partition, data["t"])
                 else:
                     await take_snapshot(key, person, data)
             except Exception as exc:

@@ -41,6 +41,17 @@ CATALOG: tuple[TopicInfo, ...] = (
         "person_id",
         "schemas/dyad_update.v1.json, or an erase/drop command (internal)",
     ),
+    TopicInfo(
+        "complaints",
+        "brand or product tag",
+        "schemas/complaint.v1.json: a complaint with its author's influence and ties, or a tick",
+    ),
+    TopicInfo(
+        "alert-signals",
+        "dedup_key",
+        "schemas/alert_signal.v1.json: one detector step for the alerts agent (internal)",
+    ),
+    TopicInfo("alert-actions", "dedup_key", "schemas/alert_action.v1.json", direction="in"),
     TopicInfo("dead-letters", "original key", "schemas/dead_letter.v1.json", direction="out"),
     TopicInfo("alerts", "dedup_key", "schemas/alert.v1.json", direction="out"),
 )

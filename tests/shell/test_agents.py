@@ -258,19 +258,21 @@ def test_dyads_apply_once_and_resend_the_same_snapshot_on_a_duplicate(harness: H
     async def test() -> None:
         async with harness.agent("dyads") as agent:
             await agent.put(record, key, partition=1)
-            await until(lambda: len(producer.sent) >= 3, "the snapshot sends")
+            await until(lambda: len(producer.sent) >= 4, "the snapshot sends and the post")
             await agent.put(record, key, partition=1)  # redelivered
-            await until(lambda: len(producer.sent) >= 6, "the snapshot re-sent")
+            await until(lambda: len(producer.sent) >= 7, "the snapshot re-sent")
 
     run(test)
 
-    first, again = producer.sent[:3], producer.sent[3:]
+    first, post, again = producer.sent[:3], producer.sent[3], producer.sent[4:]
     assert [(s.topic, s.key) for s in first] == [
         ("dyad-updates", key),
         ("person-ties", b"alice"),
         ("person-ties", b"bob"),
     ]
-    assert again == first, "a duplicate re-sends the very same snapshot"
+    assert (post.topic, post.key) == ("person-ties", b"bob"), "the author's post, once"
+    assert post.json()["op"] == "post" and post.json()["role"] == "own"
+    assert again == first, "a duplicate re-sends the very same snapshot, and no post"
     snapshot = first[0].json()
     compiled("dyad_update.v1")(snapshot)
     assert (snapshot["a"], snapshot["b"], snapshot["seq"]) == ("alice", "bob", 1)
@@ -318,13 +320,13 @@ def test_dyads_erase_deletes_the_row_tombstones_it_and_tells_the_partner(
     async def test() -> None:
         async with harness.agent("dyads") as agent:
             await agent.put(interaction("e1", "alice", "bob"), key)
-            await until(lambda: len(producer.sent) >= 3, "the snapshot")
+            await until(lambda: len(producer.sent) >= 4, "the snapshot and the post")
             await agent.put(orjson.dumps({"op": "erase", "person": "alice"}), key)
-            await until(lambda: len(producer.sent) >= 5, "tombstone and drop")
+            await until(lambda: len(producer.sent) >= 6, "tombstone and drop")
 
     run(test)
 
-    tombstone, drop = producer.sent[3:]
+    tombstone, drop = producer.sent[4:]
     assert (tombstone.topic, tombstone.key, tombstone.value) == ("dyad-updates", key, None)
     assert (drop.topic, drop.key) == ("person-ties", b"bob")
     assert drop.json() == {"op": "drop", "partner": "alice"}
