@@ -1,0 +1,219 @@
+"""From posts to alert signals: the critic step per person and the burst step per brand.
+
+Pure and deterministic: rows are JSON-able dicts (what the Faust tables store), and each
+step returns the new row plus what to send on. The shell agents (`service.shell.critics`,
+`service.shell.bursts`) and the broker-free replay (`service.evaluation.alerts`) both call
+these, so they cannot drift apart.
+
+- `critic_step`: one post (the person's own, or a reply they drew) goes into the person's
+  change detector (service.core.change). A drop below their own baseline becomes an alert
+  signal only when their recent level actually sounds negative (at or below VADER's -0.05:
+  a fan going from delighted to neutral is not a critic) and their relationship-based
+  influence, overall or in the topic they are negative about, clears `min_influence`: a
+  low-influence person turning negative pages no one. An own post that names a product
+  failure and is negative becomes a complaint that carries the author's influence and
+  strongest ties.
+- `burst_step`: complaints are counted into the brand's per-minute buckets in any order;
+  ticks with a watermark close minutes and may open, update or resolve a burst. Evidence
+  says which complainers are influential and which of them are tied to each other.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, replace
+from typing import Any
+
+from service.core import burst, change
+from service.core.alerts import AlertSignal, burst_signal, change_signal
+from service.core.influence import PersonState
+from service.core.sentiment import is_negative
+from service.core.ties import DEFAULT_TIE_PARAMS, TieParams
+
+RECENT_MESSAGES = 5
+NEGATIVE_LEVEL = -0.05  # VADER's threshold: a short-term mean at or below it sounds negative
+RECENT_COMPLAINTS = 50
+TOP_TIES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class SignalParams:
+    min_influence: float = 10.0
+    change: change.ChangeParams = change.DEFAULT_CHANGE_PARAMS
+    tie: TieParams = DEFAULT_TIE_PARAMS
+
+
+def new_critic_row() -> dict[str, Any]:
+    # c: change state, m: recent messages, tp: topic of the raised episode, on: raised
+    return {"c": None, "m": [], "tp": None, "on": False}
+
+
+def critic_step(
+    row: dict[str, Any] | None,
+    person: str,
+    post: dict[str, Any],
+    people: PersonState | None,
+    params: SignalParams,
+) -> tuple[dict[str, Any], AlertSignal | None, dict[str, Any] | None]:
+    """Apply one post; return the row to store, the alert signal and the complaint, if any."""
+    row = row or new_critic_row()
+    state = change.from_dict(row["c"]) if row["c"] else change.ChangeState()
+    t = float(post["t"])
+    result = change.observe(state, float(post["s"]), t, params.change)
+    row["c"] = change.to_dict(state)
+    row["m"] = ([_message(post)] + row["m"])[:RECENT_MESSAGES]
+    signal = _critic_signal(person, row, result, people, t, params)
+    complaint = None
+    if post.get("role") == "own" and post.get("failure") and is_negative(post["s"]):
+        complaint = _complaint(person, post, people, t, params.tie)
+    return row, signal, complaint
+
+
+def _critic_signal(
+    person: str,
+    row: dict[str, Any],
+    result: change.ChangeResult,
+    people: PersonState | None,
+    t: float,
+    params: SignalParams,
+) -> AlertSignal | None:
+    transition = result.transition
+    raising = not row["on"] and transition in (
+        change.Transition.OPENED,
+        change.Transition.STILL_OPEN,
+    )
+    if raising:
+        # Below their own baseline is not enough: the person must now sound negative.
+        if result.current > NEGATIVE_LEVEL:
+            return None
+        topic = _negative_topic(row["m"])
+        if _influence(people, t, topic, params.tie) < params.min_influence:
+            return None  # a low-influence person turning negative pages no one
+        row["on"], row["tp"] = True, topic
+    elif not row["on"]:
+        return None  # only the episodes that were raised are followed up
+    evidence = _critic_evidence(person, row, people, t, params.tie)
+    signal = change_signal(result, person, t, topic=row["tp"], extra=evidence)
+    if signal is None:
+        return None
+    if raising:
+        signal = replace(signal, step="opened")
+    elif transition == change.Transition.RESOLVED:
+        row["on"], row["tp"] = False, None
+    return signal
+
+
+def _influence(
+    people: PersonState | None, at: float, topic: str | None, params: TieParams
+) -> float:
+    if people is None:
+        return 0.0
+    overall = people.influence(at, None, params)
+    return max(overall, people.influence(at, topic, params)) if topic else overall
+
+
+def _critic_evidence(
+    person: str, row: dict[str, Any], people: PersonState | None, at: float, params: TieParams
+) -> dict[str, Any]:
+    top = people.top_ties(at, TOP_TIES, params) if people is not None else []
+    return {
+        "people": [
+            {"id": person, "role": "critic", "influence": _influence(people, at, row["tp"], params)}
+        ]
+        + [{"id": partner, "role": "will hear it", "influence": s} for partner, s in top],
+        "ties": [{"a": person, "b": partner, "strength": s} for partner, s in top],
+        "messages": row["m"],
+    }
+
+
+def _complaint(
+    person: str, post: dict[str, Any], people: PersonState | None, at: float, params: TieParams
+) -> dict[str, Any]:
+    return {
+        "event_id": post["event_id"],
+        "t": at,
+        "person": person,
+        "influence": people.influence(at, None, params) if people is not None else 0.0,
+        "partners": people.top_ties(at, TOP_TIES, params) if people is not None else [],
+        "excerpt": post["excerpt"],
+        "failure": post["failure"],
+        "s": post["s"],
+    }
+
+
+def _message(post: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "event_id": post["event_id"],
+        "event_time": post["t"],
+        "excerpt": post["excerpt"],
+        "sentiment": post["s"],
+        "role": post.get("role", "own"),
+        "scopes": post.get("scopes", []),
+    }
+
+
+def _negative_topic(messages: list[dict[str, Any]]) -> str | None:
+    """The scope the person's recent negative messages are most about, if any."""
+    counts = Counter(
+        scope for m in messages if is_negative(m["sentiment"]) for scope in m.get("scopes", [])
+    )
+    return min(counts, key=lambda s: (-counts[s], s)) if counts else None
+
+
+def new_burst_row() -> dict[str, Any]:
+    return {"b": None, "r": []}  # b: burst state, r: recent complaints, newest first
+
+
+def burst_step(
+    row: dict[str, Any] | None, brand: str, record: dict[str, Any], params: SignalParams
+) -> tuple[dict[str, Any], list[AlertSignal]]:
+    """Apply a complaint (counted only) or a tick `{"op": "tick", "t": watermark}`."""
+    row = row or new_burst_row()
+    state = burst.from_dict(row["b"]) if row["b"] else burst.BurstState()
+    if record.get("op") == "tick":
+        steps = burst.advance(state, float(record["t"]))
+    else:
+        steps = burst.add(state, float(record["t"]), close=False).signals
+        row["r"] = ([record] + row["r"])[:RECENT_COMPLAINTS]
+    row["b"] = burst.to_dict(state)
+    signals = [
+        burst_signal(step, brand, extra=burst_evidence(row["r"], params.min_influence))
+        for step in steps
+    ]
+    return row, signals
+
+
+def burst_evidence(recent: list[dict[str, Any]], min_influence: float) -> dict[str, Any]:
+    """Who is complaining, how influential they are, and which of them are tied."""
+    complainers: dict[str, float] = {}
+    for c in recent:
+        complainers[c["person"]] = max(complainers.get(c["person"], 0.0), c["influence"])
+    ties: dict[tuple[str, str], dict[str, Any]] = {}
+    for c in recent:
+        for partner, strength in c["partners"]:
+            if partner in complainers and c["person"] < partner:
+                ties[(c["person"], partner)] = {
+                    "a": c["person"],
+                    "b": partner,
+                    "strength": strength,
+                }
+    connected = {person for pair in ties for person in pair}
+    ranked = sorted(complainers.items(), key=lambda item: (-item[1], item[0]))
+    categories = Counter(cat for c in recent for cat in c["failure"])
+    return {
+        "people": [{"id": p, "role": "complainer", "influence": i} for p, i in ranked[:10]],
+        "ties": sorted(ties.values(), key=lambda tie: (-tie["strength"], tie["a"], tie["b"]))[:20],
+        "messages": [
+            {
+                "event_id": c["event_id"],
+                "event_time": c["t"],
+                "excerpt": c["excerpt"],
+                "sentiment": c["s"],
+            }
+            for c in recent[:5]
+        ],
+        "complainers": len(complainers),
+        "influential_complainers": sum(1 for i in complainers.values() if i >= min_influence),
+        "connected_complainers": len(connected),
+        "categories": dict(sorted(categories.items())),
+    }

@@ -1,0 +1,117 @@
+"""Broker-free alert replay: a file through the whole core, in event-time order, to alerts.
+
+The same steps as the worker's stages (ingest annotation, dyads, people, critics, bursts,
+alert lifecycle), called in one process in file order. Deterministic: the same file gives
+the same alert records, ids included. Used for backtests (`closeknit evaluate alerts`)
+and to check the detectors on real complaints.
+
+The live pipeline runs the same steps, but a person's posts reach their detector through
+several dyad partitions, so their arrival order (and with it the exact moment a detector
+crosses its threshold) can differ between two runs of the same input; this replay is the
+reference.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from service.core import ties
+from service.core.alerts import AlertBook, AlertSignal
+from service.core.failure import FailureClassifier, classifier_for
+from service.core.interaction import Interaction
+from service.core.routing import annotate
+from service.core.sentiment import SentimentScorer, default_scorer
+from service.core.signals import SignalParams, burst_step, critic_step
+from service.evaluation.relationships import RelationshipReplay
+
+TICK_EVERY_S = 60.0  # close burst minutes once a minute of event time, as the worker's timer does
+EXCERPT_CHARS = 140
+
+
+@dataclass
+class AlertReplay(RelationshipReplay):
+    signal_params: SignalParams = field(default_factory=SignalParams)
+    scorer: SentimentScorer = field(default_factory=default_scorer)
+    classifier: FailureClassifier = field(default_factory=classifier_for)
+    book: AlertBook = field(default_factory=AlertBook)
+    critics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    bursts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    pages: int = 0
+    last_tick: float | None = None
+
+    def apply(self, interaction: Interaction) -> None:
+        interaction = annotate(interaction, self.scorer, self.classifier)
+        applied_before = self.outcomes[ties.APPLIED]
+        super().apply(interaction)
+        if self.outcomes[ties.APPLIED] > applied_before:  # a new post, not a repeat
+            self._posts(interaction)
+        self._maybe_tick(interaction.event_time)
+
+    def finish(self, after_s: float = 3600.0) -> None:
+        """Tick every brand past the end, so bursts still open can resolve."""
+        if self.last_event_time is not None:
+            self._tick(self.last_event_time + after_s)
+
+    def _posts(self, interaction: Interaction) -> None:
+        if interaction.sentiment is None:
+            return
+        post = {
+            "op": "post",
+            "role": "own",
+            "event_id": interaction.event_id,
+            "t": interaction.event_time,
+            "s": interaction.sentiment,
+            "scopes": list(interaction.scopes),
+            "brands": list(dict.fromkeys((*interaction.brands, *interaction.products))),
+            "excerpt": interaction.text[:EXCERPT_CHARS],
+            "failure": list(interaction.failure),
+        }
+        self._critic(interaction.actor, post)
+        if interaction.kind == "reply":
+            drawn = {**post, "role": "reply", "from": interaction.actor, "failure": []}
+            self._critic(interaction.targets[0], drawn)
+
+    def _critic(self, person: str, post: dict[str, Any]) -> None:
+        row, signal, complaint = critic_step(
+            self.critics.get(person), person, post, self.people.get(person), self.signal_params
+        )
+        self.critics[person] = row
+        if signal is not None:
+            self._alert(signal)
+        if complaint is not None:
+            for brand in post["brands"]:
+                self._burst(brand, complaint)
+
+    def _burst(self, brand: str, record: dict[str, Any]) -> None:
+        row, signals = burst_step(self.bursts.get(brand), brand, record, self.signal_params)
+        self.bursts[brand] = row
+        for signal in signals:
+            self._alert(signal)
+
+    def _maybe_tick(self, t: float) -> None:
+        if self.last_tick is None or t >= self.last_tick + TICK_EVERY_S:
+            self._tick(t)
+
+    def _tick(self, t: float) -> None:
+        self.last_tick = t
+        for brand in sorted(self.bursts):
+            self._burst(brand, {"op": "tick", "t": t})
+
+    def _alert(self, signal: AlertSignal) -> None:
+        emitted = self.book.observe(signal)
+        if emitted is not None:
+            self.records.append(emitted.record)
+            self.pages += emitted.pages
+
+    def summary(self) -> dict[str, Any]:
+        by_kind = Counter((r["kind"], r["state"]) for r in self.records)
+        return {
+            "events": self.events_in,
+            "alerts": len({r["alert_id"] for r in self.records}),
+            "records": len(self.records),
+            "pages": self.pages,
+            "by_kind_and_state": {f"{k}/{s}": n for (k, s), n in sorted(by_kind.items())},
+        }

@@ -1,0 +1,49 @@
+"""`closeknit demo --once` end to end on the real broker, as `make demo ONCE=1` runs it."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from service.config import Settings
+from service.demo.scenario import build_scenario
+
+pytestmark = pytest.mark.integration
+
+
+def test_demo_once_drains_the_scenario_and_prints_a_true_summary(
+    isolated_settings: Settings,
+) -> None:
+    settings = isolated_settings
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSEKNIT_")}
+    env.update(
+        CLOSEKNIT_EMBEDDED_PORT=str(settings.embedded_port),  # the session's broker
+        CLOSEKNIT_TOPIC_PREFIX=settings.topic_prefix,
+        CLOSEKNIT_APP_ID=settings.app_id,
+        CLOSEKNIT_WEB_PORT=str(settings.web_port),
+        CLOSEKNIT_DATA_DIR=str(settings.data_dir),
+        COLUMNS="200",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "service", "demo", "--once"],
+        env=env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    out = done.stdout
+    assert done.returncode == 0, done.stderr[-2000:] + out[-2000:]
+
+    scenario = build_scenario()
+    for reason, planted in scenario.expected_dead_letters.items():
+        assert re.search(rf"dead letters: {reason}\s*│\s*{planted}\s*│ planted {planted}", out)
+    assert re.search(r"alerts: influencer_turned_negative\s*│\s*\d+\s*│ open", out)
+    assert re.search(r"alerts: moment_of_truth\s*│\s*\d+\s*│ open", out)
+    assert re.search(r"alerts: moment_of_truth\s*│\s*\d+\s*│ resolved", out)
+    assert re.search(rf"OPEN\s+influencer_turned_negative .* person {scenario.critic}\b", out)
+    # The relationship API's answers: the critic leads, the planted heavy ties are strong.
+    assert re.search(rf"│ {scenario.critic}\s+│\s+[\d.]+ │ \d+ strong ties", out)
+    for a, b in scenario.strongest_pairs:
+        strength = re.search(rf"│ {a} ↔ {b}\s+│\s+([\d.]+) │", out)
+        assert strength and float(strength.group(1)) >= 0.6, f"{a}-{b} is a strong tie"
