@@ -1,0 +1,100 @@
+"""A complaint burst pages once; on-call's snooze, ack and resolve show in the alert's records.
+
+Runs a real worker: complaints travel ingest -> dyads -> people -> bursts -> alerts, and the
+actions arrive on the alert-actions topic like any on-call tool would send them.
+"""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+import pytest
+
+from service.config import Settings
+from service.core.schemas import compiled
+from tests.integration.harness import (
+    as_records,
+    mention,
+    produce,
+    read_all,
+    running_worker,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+
+DEDUP_KEY = "moment_of_truth:acme"
+
+
+def iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def complaints(start: float, count: int, per_minute: int, first_id: int) -> list[dict]:
+    return [
+        mention(
+            first_id + n, f"cust{n % 40}", "acme", start + n * 60.0 / per_minute,
+            text="@acme outage again, the router is down and no internet", brands=["acme"],
+        )
+        for n in range(count)
+    ]  # fmt: skip
+
+
+def action(n: int, what: str, at: float, **extra: str) -> tuple[str, bytes, bytes]:
+    record = {
+        "type": "alert_action", "schema_version": 1, "event_id": f"act-{n}",
+        "event_time": iso(at), "dedup_key": DEDUP_KEY, "action": what, "by": "oncall-anna",
+        **extra,
+    }  # fmt: skip
+    return ("alert-actions", DEDUP_KEY.encode(), orjson.dumps(record))
+
+
+def alert_records(settings: Settings) -> list[dict]:
+    return [orjson.loads(r.value) for r in read_all(settings, settings.topic("alerts"))]
+
+
+def test_a_burst_opens_once_and_on_call_actions_show_in_its_records(
+    isolated_settings: Settings,
+) -> None:
+    settings = isolated_settings
+    now = time.time()
+    # One complaint two days ago starts the brand's baseline (the detector warms up a day),
+    # then 3 a minute for 40 minutes, ending an hour ago.
+    events = complaints(now - 2 * 86400, 1, 1, 0) + complaints(now - 100 * 60, 120, 3, 1)
+    with running_worker(settings) as worker:
+        produce(settings, as_records(events))
+        assert wait_until(
+            lambda: any(r["state"] == "open" for r in alert_records(settings)), 60
+        ), worker.get_json("/api/stats")
+        opened = [r for r in alert_records(settings) if r["state"] == "open"]
+        assert len(opened) == 1, "a storm pages once"
+        alert = opened[0]
+        assert alert["kind"] == "moment_of_truth" and alert["dedup_key"] == DEDUP_KEY
+        assert alert["evidence"]["complainers"] >= 2 and alert["evidence"]["messages"]
+
+        at = now - 30 * 60
+        produce(settings, [
+            action(1, "snooze", at, until=iso(at + 7200)),
+            action(2, "ack", at + 1),
+            action(3, "resolve", at + 2),
+            ("alert-actions", DEDUP_KEY.encode(), b'{"action": "escalate"}'),  # not a contract
+        ])  # fmt: skip
+
+        def acted() -> bool:
+            return any(r["state"] == "resolved" and r.get("actions", {}).get("resolved_by")
+                       for r in alert_records(settings))  # fmt: skip
+
+        assert wait_until(acted, 30)
+        records = alert_records(settings)
+        for record in records:
+            compiled("alert.v1")(record)
+        assert {r["alert_id"] for r in records} == {alert["alert_id"]}, "one alert throughout"
+        after = [r for r in records if r.get("actions")]
+        assert any(r["actions"].get("snoozed_until") for r in after)
+        assert any(r["actions"].get("acked") for r in after)
+        assert records[-1]["state"] == "resolved"
+        assert records[-1]["actions"]["resolved_by"] == "oncall-anna"
+        assert wait_until(
+            lambda: worker.get_json("/api/stats")["dead_letters"].get("missing_field", 0) >= 1, 20
+        ), "the malformed action is dead-lettered"
