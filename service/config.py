@@ -149,6 +149,58 @@ class Settings:
         default="info",
         metadata={"env": "CLOSEKNIT_LOG_LEVEL", "doc": "Worker log level."},
     )
+    kafka_security_protocol: str = field(
+        default="PLAINTEXT",
+        metadata={
+            "env": "CLOSEKNIT_KAFKA_SECURITY_PROTOCOL",
+            "doc": "`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`: how closeknit's Kafka "
+            "clients and workers authenticate and encrypt (see deploy/README.md).",
+        },
+    )
+    kafka_sasl_mechanism: str | None = field(
+        default=None,
+        metadata={
+            "env": "CLOSEKNIT_KAFKA_SASL_MECHANISM",
+            "doc": "`PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`, with `SASL_*`. Unset: `PLAIN`.",
+        },
+    )
+    kafka_sasl_username: str | None = field(
+        default=None,
+        metadata={
+            "env": "CLOSEKNIT_KAFKA_SASL_USERNAME",
+            "doc": "SASL user name; required with `SASL_*`.",
+        },
+    )
+    kafka_sasl_password: str | None = field(
+        default=None,
+        repr=False,
+        metadata={
+            "env": "CLOSEKNIT_KAFKA_SASL_PASSWORD",
+            "doc": "SASL password; required with `SASL_*`. Never printed or logged.",
+        },
+    )
+    kafka_ssl_cafile: str | None = field(
+        default=None,
+        metadata={
+            "env": "CLOSEKNIT_KAFKA_SSL_CAFILE",
+            "doc": "PEM file of the CAs that signed the brokers' certificates, with `SSL` or "
+            "`SASL_SSL`. Unset: the system's CAs.",
+        },
+    )
+    kafka_ssl_certfile: str | None = field(
+        default=None,
+        metadata={
+            "env": "CLOSEKNIT_KAFKA_SSL_CERTFILE",
+            "doc": "PEM client certificate, for brokers that require mutual TLS.",
+        },
+    )
+    kafka_ssl_keyfile: str | None = field(
+        default=None,
+        metadata={
+            "env": "CLOSEKNIT_KAFKA_SSL_KEYFILE",
+            "doc": "Private key of the client certificate (PEM, unencrypted).",
+        },
+    )
 
     @property
     def uses_embedded_broker(self) -> bool:

@@ -20,6 +20,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
+from service.kafka_security import client_kwargs
+
 log = logging.getLogger(__name__)
 
 _TOPIC_ALREADY_EXISTS = TopicAlreadyExistsError.errno
@@ -55,7 +57,9 @@ class TopicSpec:
 async def admin_client(
     bootstrap: str, timeout_ms: int = 10_000
 ) -> AsyncIterator[AIOKafkaAdminClient]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms)
+    admin = AIOKafkaAdminClient(
+        **client_kwargs(), bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms
+    )
     await admin.start()
     try:
         yield admin
@@ -174,6 +178,7 @@ async def _warn_partition_mismatch(admin: AIOKafkaAdminClient, specs: Sequence[T
 def offset_probe_consumer(bootstrap: str) -> AIOKafkaConsumer:
     """A group-less consumer for reading offsets and watermarks (start, assign, stop it)."""
     return AIOKafkaConsumer(
+        **client_kwargs(),
         bootstrap_servers=bootstrap,
         group_id=None,
         enable_auto_commit=False,

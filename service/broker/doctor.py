@@ -20,6 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from service.broker.admin import admin_client, offset_probe_consumer, partition_high_watermarks
+from service.kafka_security import client_kwargs
 
 Status = Literal["pass", "warn", "fail"]
 
@@ -203,7 +204,7 @@ async def _check_round_trip(run: _Run) -> _Outcome:
     async with admin_client(run.bootstrap) as admin:
         name = await run.create_topic(admin, "roundtrip", 1)
     sent = [(f"k{i}".encode(), f"doctor {run.run_id} #{i}".encode()) for i in range(3)]
-    producer = AIOKafkaProducer(bootstrap_servers=run.bootstrap, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=run.bootstrap, acks="all", **client_kwargs())
     await producer.start()
     started = time.monotonic()
     try:
@@ -247,6 +248,7 @@ async def _check_group_join(run: _Run) -> _Outcome:
         session_timeout_ms=JOIN_SESSION_TIMEOUT_MS,
         heartbeat_interval_ms=JOIN_SESSION_TIMEOUT_MS // 3,
         rebalance_timeout_ms=JOIN_REBALANCE_TIMEOUT_MS,
+        **client_kwargs(),
     )
     started = time.monotonic()
     try:
@@ -274,7 +276,7 @@ async def _check_list_offsets(run: _Run) -> _Outcome:
     # Send without awaiting each record, then flush: the records leave in a few
     # multi-record batches, which is what exposes a ListOffsets answer built from the
     # newest batch's base offset.
-    producer = AIOKafkaProducer(bootstrap_servers=run.bootstrap, linger_ms=50)
+    producer = AIOKafkaProducer(bootstrap_servers=run.bootstrap, linger_ms=50, **client_kwargs())
     await producer.start()
     try:
         pending = [

@@ -28,6 +28,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaClient
 
+from service.kafka_security import client_kwargs
+
 HOST = "127.0.0.1"
 DEFAULT_LOG_DIR = Path(".closeknit")
 LOG_NAME = "broker.log"
@@ -44,7 +46,10 @@ async def metadata_answers(bootstrap: str, timeout: float) -> bool:
     """True if a Kafka broker at `bootstrap` answers a Metadata request within `timeout` s."""
     timeout_ms = max(int(timeout * 1000), 1)
     client = AIOKafkaClient(
-        bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms, connections_max_idle_ms=60_000
+        **client_kwargs(),
+        bootstrap_servers=bootstrap,
+        request_timeout_ms=timeout_ms,
+        connections_max_idle_ms=60_000,
     )
     try:
         await asyncio.wait_for(client.bootstrap(), timeout)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from service.kafka_security import client_kwargs
+
 
 @dataclass(frozen=True, slots=True)
 class Record:
@@ -32,6 +34,7 @@ async def read_topic(
     and never waits on a rebalance.
     """
     consumer = AIOKafkaConsumer(
+        **client_kwargs(),
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",

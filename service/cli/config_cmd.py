@@ -28,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for var, default, doc in rows:
         current = os.environ.get(var)
-        now = f" (now: {current})" if current and "TOKEN" not in var else ""
+        secret = any(word in var for word in ("TOKEN", "PASSWORD"))
+        now = f" (now: {'(set)' if secret else current})" if current else ""
         print(f"{var:32} default {default}{now}\n    {doc}")
     return 0

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "service.cli.demo_cmd",
     "service.cli.config_cmd",
     "service.cli.evaluate_cmd",
+    "service.cli.topics_cmd",
 )
 
 

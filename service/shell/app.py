@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,8 +16,11 @@ from service.core.optout import OptOutRegistry
 from service.core.sentiment import SentimentScorer, default_scorer
 from service.core.ties import DEFAULT_TIE_PARAMS, TieParams
 from service.core.validation import EventValidator
+from service.kafka_security import KafkaSecurity
 from service.shell.metrics import Metrics
 from service.shell.topics import CATALOG_NAMES
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -78,8 +82,13 @@ def tie_params(settings: Settings) -> TieParams:
 
 def build_app(settings: Settings) -> faust.App:
     """A Faust app configured from settings, with every closeknit stage registered."""
+    security = KafkaSecurity.from_settings(settings)
+    log.info("Kafka connection: %s", security.describe())
+    for warning in security.warnings():
+        log.warning("%s", warning)
     app = faust.App(
         settings.app_id,
+        broker_credentials=security.faust_credentials(),
         broker=settings.broker_url(),
         store="memory://",
         key_serializer="raw",

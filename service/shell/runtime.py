@@ -13,6 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from service.broker.admin import ensure_topics
 from service.broker.embedded import EmbeddedBroker, broker_answers
 from service.config import Settings
+from service.kafka_security import client_kwargs
 from service.shell.topics import topic_specs
 
 log = logging.getLogger(__name__)
@@ -69,13 +70,15 @@ async def fence_changelogs(bootstrap: str, changelog_topics: Sequence[str]) -> i
     """
     # Only existing topics: asking for metadata of a missing one makes Tansu auto-create it
     # with its own partition count, which Faust would then reject.
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_kwargs())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
     finally:
         await admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0, acks="all")
+    producer = AIOKafkaProducer(
+        **client_kwargs(), bootstrap_servers=bootstrap, linger_ms=0, acks="all"
+    )
     await producer.start()
     fenced = 0
     try:

@@ -21,6 +21,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from service.broker.admin import ensure_topics
 from service.config import Settings
+from service.kafka_security import client_kwargs
 from service.shell.topics import topic_specs
 from service.sources.record import LineError, SkippedLine, SourceItem, SourceRecord
 
@@ -146,6 +147,7 @@ async def publish(
     topics = {kind: settings.topic(name) for kind, name in TOPIC_OF_KIND.items()}
     await _ensure_input_topics(bootstrap, settings)
     producer = AIOKafkaProducer(
+        **client_kwargs(),
         bootstrap_servers=bootstrap,
         client_id="closeknit-replay",
         acks="all",

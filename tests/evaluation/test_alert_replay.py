@@ -3,6 +3,8 @@ nothing else about the brand fires, and a replay gives the very same alerts, ids
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from service.core.sentiment import is_negative
 from service.demo.scenario import BRAND, CRITIC, Scenario, build_scenario
 from service.evaluation.alerts import AlertReplay
@@ -24,11 +26,9 @@ def test_the_planted_burst_opens_within_minutes_grows_and_resolves() -> None:
     scenario = build_scenario()
     records = [r for r in replay(scenario).records if r["kind"] == "moment_of_truth"]
     brand = [r for r in records if r["subject"]["id"] == BRAND]
-    assert [r["state"] for r in brand][0] == "open" and brand[-1]["state"] == "resolved"
+    assert brand[0]["state"] == "open" and brand[-1]["state"] == "resolved"
     assert sum(r["state"] == "open" for r in brand) == 1, "a storm is one alert plus updates"
     opened = brand[0]
-    from datetime import datetime
-
     opened_at = datetime.fromisoformat(opened["window"]["end"]).timestamp()
     assert opened_at - scenario.burst_start <= 10 * 60, "detected within 10 minutes"
     evidence = opened["evidence"]
