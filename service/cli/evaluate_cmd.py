@@ -28,7 +28,11 @@ from service.sources.detect import FORMATS, UnknownFormatError, detect_format, o
 EXIT_OK, EXIT_INVALID_LINES, EXIT_USAGE = 0, 1, 2
 
 # Each adds its evaluation under `closeknit evaluate` with `add_subparser(evaluate_subparsers)`.
-EVALUATION_MODULES = ("service.cli.evaluate_sentiment", "service.cli.evaluate_alerts")
+EVALUATION_MODULES = (
+    "service.cli.evaluate_sentiment",
+    "service.cli.evaluate_alerts",
+    "service.cli.evaluate_communities",
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -124,7 +124,9 @@ def _relationship_answers(worker: WorkerProcess, scenario: Scenario) -> dict[str
     for a, b in scenario.strongest_pairs:
         dyad = worker.get_json(f"/api/dyads/{a}/{b}")
         pairs.append((a, b, dyad["strength"], dyad["reciprocity"]))
-    return {"top": top, "pairs": pairs}
+    listed = worker.get_json("/api/clusters")["clusters"][:4]
+    clusters = [worker.get_json(f"/api/clusters/{c['id']}") for c in listed]
+    return {"top": top, "pairs": pairs, "clusters": clusters}
 
 
 async def _wait_drained(worker: WorkerProcess, published: int, timeout_s: float) -> dict[str, Any]:
@@ -156,6 +158,13 @@ def _print_relationships(console: Console, answers: dict[str, Any]) -> None:
             person["id"],
             f"{person['influence']:.1f}",
             f"{person['strong_ties']} strong ties; strongest: {ties}",
+        )
+    for cluster in answers["clusters"]:
+        members = ", ".join(cluster["members"][:8])
+        table.add_row(
+            f"cluster {cluster['id']}",
+            f"{cluster.get('cohesion', 0.0):.2f}",
+            f"{cluster.get('size', 0)} people, {cluster.get('state', '')}: {members}",
         )
     for a, b, strength, reciprocity in answers["pairs"]:
         table.add_row(

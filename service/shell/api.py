@@ -121,6 +121,25 @@ def register(pipeline: Pipeline) -> None:
             return not_found(view, f"person {person_id!r}")
         return json_response(view, person_view(pipeline, person_id, state, at))
 
+    @app.page("/api/clusters")
+    @guard
+    async def cluster_list(view: web.View, request: web.Request) -> web.Response:
+        stage = pipeline.cluster_stage
+        if not stage.owns_graph():
+            return json_response(view, {"error": OTHER_WORKER}, status=503)
+        return json_response(view, {"clusters": stage.summaries()})
+
+    @app.page("/api/clusters/{cluster_id}")
+    @guard
+    async def cluster(view: web.View, request: web.Request, cluster_id: str) -> web.Response:
+        stage = pipeline.cluster_stage
+        if not stage.owns_graph():
+            return json_response(view, {"error": OTHER_WORKER}, status=503)
+        detail = stage.detail(cluster_id)
+        if detail is None:
+            return not_found(view, f"cluster {cluster_id!r}")
+        return json_response(view, detail)
+
     @app.page("/api/dyads/{a}/{b}")
     @guard
     async def dyad(view: web.View, request: web.Request, a: str, b: str) -> web.Response:
@@ -139,6 +158,10 @@ def register(pipeline: Pipeline) -> None:
         return json_response(view, ties.snapshot(state, pair, at, pipeline.tie_params))
 
 
+OTHER_WORKER = (
+    "this worker does not hold the strong-tie graph; ask the worker assigned the "
+    "cluster-feed topic's partition"
+)
 HINT = (
     "ids are exact and case-sensitive; a person who opted out, or who has no ties yet, is not found"
 )

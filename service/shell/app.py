@@ -18,7 +18,7 @@ from service.core.ties import DEFAULT_TIE_PARAMS, TieParams
 from service.core.validation import EventValidator
 from service.kafka_security import KafkaSecurity
 from service.shell.metrics import Metrics
-from service.shell.topics import CATALOG_NAMES
+from service.shell.topics import CATALOG
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ class Pipeline:
     people: Any = None  # the people Table, set by service.shell.people
     critics: Any = None  # per-person sentiment detectors, set by service.shell.critics
     critic_stage: Any = None
+    cluster_stage: Any = None
     alert_entries: Any = None  # alert lifecycle rows, set by service.shell.alerting
     scorer: SentimentScorer | None = None
     classifier: FailureClassifier | None = None
@@ -117,14 +118,31 @@ def build_app(settings: Settings) -> faust.App:
             max_future_skew_s=settings.max_future_skew_s,
         ),
     )
-    for short_name in CATALOG_NAMES:
-        pipeline.topics[short_name] = app.topic(
-            settings.topic(short_name), key_type=bytes, value_type=bytes, allow_empty=True
+    for info in CATALOG:
+        pipeline.topics[info.short_name] = app.topic(
+            settings.topic(info.short_name),
+            key_type=bytes,
+            value_type=bytes,
+            allow_empty=True,
+            partitions=info.partitions or settings.partitions,
         )
     app.pipeline = pipeline  # type: ignore[attr-defined]
 
     # Imported here so that registering stages is explicit and ordered.
-    from service.shell import alerting, api, bursts, critics, dyads, ingest, optouts, people, web
+    from service.shell import (
+        alerting,
+        api,
+        bursts,
+        clusters,
+        critics,
+        dyads,
+        ingest,
+        lag,
+        loop_lag,
+        optouts,
+        people,
+        web,
+    )
 
     optouts.register(pipeline)
     ingest.register(pipeline)
@@ -132,7 +150,10 @@ def build_app(settings: Settings) -> faust.App:
     people.register(pipeline)
     pipeline.critic_stage = critics.CriticStage(pipeline)
     bursts.register(pipeline)
+    clusters.register(pipeline)
     alerting.register(pipeline)
+    loop_lag.register(pipeline)
+    lag.register(pipeline)
     web.register(pipeline)
     api.register(pipeline)
 

@@ -44,11 +44,13 @@ def register(pipeline: Pipeline) -> None:
     pipeline.dyads = table
     updates = pipeline.topics["dyad-updates"]
     person_ties = pipeline.topics["person-ties"]
+    cluster_feed = pipeline.topics["cluster-feed"]
 
     async def erase(key: bytes, person: str) -> None:
         if key in table:
             del table[key]  # a tombstone in the changelog
         await updates.send(key=key, value=None)
+        await cluster_feed.send(key=key, value=None)
         a, b = split_dyad_key(key.decode())
         partner = b if person == a else a
         drop = orjson.dumps({"op": "drop", "partner": person})
@@ -58,6 +60,7 @@ def register(pipeline: Pipeline) -> None:
         pair = split_dyad_key(key.decode())
         snapshot = orjson.dumps(ties.snapshot(state, pair, state.ref, params))
         await updates.send(key=key, value=snapshot)
+        await cluster_feed.send(key=key, value=snapshot)
         for person in pair:
             await person_ties.send(key=person.encode(), value=snapshot)
 

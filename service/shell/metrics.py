@@ -61,6 +61,23 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self.clusters = Gauge(
+            "closeknit_clusters",
+            "Clusters (tribes) tracked by the worker that owns the graph.",
+            registry=r,
+        )
+        self.event_loop_lag = Gauge(
+            "closeknit_event_loop_lag_seconds",
+            "How late the event loop ran a 0.5 s timer, worst of the last few seconds.",
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "closeknit_consumer_lag",
+            "Records on an input topic the worker group has not committed (fetch high "
+            "watermark minus committed offset).",
+            ["topic"],
+            registry=r,
+        )
         self.table_keys = Gauge(
             "closeknit_table_keys", "Keys held in a table on this worker.", ["table"], registry=r
         )

@@ -19,6 +19,7 @@ class TopicInfo:
     value: str
     compacted: bool = False
     direction: str = "internal"  # "in", "out" or "internal"
+    partitions: int | None = None  # None: CLOSEKNIT_PARTITIONS
 
 
 CATALOG: tuple[TopicInfo, ...] = (
@@ -42,6 +43,14 @@ CATALOG: tuple[TopicInfo, ...] = (
         "schemas/dyad_update.v1.json, or an erase/drop command (internal)",
     ),
     TopicInfo(
+        "cluster-feed",
+        "dyad key `a<TAB>b`",
+        "schemas/dyad_update.v1.json: the same snapshots into one partition, so one worker "
+        "holds the whole strong-tie graph; null = erased",
+        compacted=True,
+        partitions=1,
+    ),
+    TopicInfo(
         "complaints",
         "brand or product tag",
         "schemas/complaint.v1.json: a complaint with its author's influence and ties, or a tick",
@@ -62,6 +71,10 @@ CATALOG_NAMES: tuple[str, ...] = tuple(info.short_name for info in CATALOG)
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     """Specs to create before a worker starts, so partitions are ours, not auto-created."""
     return [
-        TopicSpec(settings.topic(info.short_name), settings.partitions, compacted=info.compacted)
+        TopicSpec(
+            settings.topic(info.short_name),
+            info.partitions or settings.partitions,
+            compacted=info.compacted,
+        )
         for info in CATALOG
     ]
