@@ -1,7 +1,7 @@
-"""Consumer lag of the worker's group on its input topics, from the fetch high watermark.
+"""Gauges sampled on timers: consumer lag on the input topics, and table sizes.
 
-Not from ListOffsets: Tansu answers that wrongly after multi-record batches (GUIDE.md), and
-the fetch high watermark is what the broker actually serves.
+Lag comes from the fetch high watermark, not ListOffsets: Tansu answers that wrongly after
+multi-record batches (GUIDE.md), and the fetch high watermark is what the broker serves.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 INTERVAL_S = 15.0
+TABLES_INTERVAL_S = 5.0
 INPUTS = ("mentions", "replies", "opt-outs", "alert-actions")
 
 
@@ -33,3 +34,8 @@ def register(pipeline: Pipeline) -> None:
             return
         for topic, records in lag.items():
             pipeline.metrics.consumer_lag.labels(topic).set(records)
+
+    @pipeline.app.timer(TABLES_INTERVAL_S)
+    async def measure_tables() -> None:
+        for name, table in pipeline.app.tables.items():
+            pipeline.metrics.table_keys.labels(name).set(len(table))
