@@ -96,6 +96,7 @@ def route_input(
             continue
         record = replace(result, targets=(target,)).to_dict()
         record["fanout"] = fanout  # stages that count a post once use only fanout 0
+        record["ingested_at"] = now  # wall clock, for the ingest-to-alert latency
         key = dyad_key(result.actor, target).encode()
         outgoing.append(Outgoing("interactions", key, orjson.dumps(record)))
     return Routed(outgoing, interaction=result, dropped_targets=dropped)

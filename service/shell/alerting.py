@@ -8,6 +8,7 @@ resolve) and its table row. Records go to the alerts topic keyed by dedup_key.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -42,9 +43,15 @@ def signal_from_dict(data: dict[str, Any]) -> alerts.AlertSignal:
     return alerts.AlertSignal(**data)
 
 
-async def send_signal(pipeline: Pipeline, signal: alerts.AlertSignal) -> None:
+async def send_signal(
+    pipeline: Pipeline, signal: alerts.AlertSignal, ingested_at: float | None = None
+) -> None:
+    """`ingested_at`: wall time the triggering event was ingested (for the latency metric)."""
+    data = signal_to_dict(signal)
+    if ingested_at is not None:
+        data["ingested_at"] = ingested_at
     await pipeline.topics["alert-signals"].send(
-        key=signal.dedup_key.encode(), value=orjson.dumps(signal_to_dict(signal))
+        key=signal.dedup_key.encode(), value=orjson.dumps(data)
     )
 
 
@@ -108,8 +115,12 @@ def register(pipeline: Pipeline) -> None:
                         action["event_time"],
                     )  # fmt: skip
                 else:
-                    signal = signal_from_dict(orjson.loads(msg.value))
+                    data = orjson.loads(msg.value)
+                    ingested_at = data.pop("ingested_at", None)
+                    signal = signal_from_dict(data)
                     entry, emitted = alerts.step(entry, signal)
+                    if emitted is not None and ingested_at is not None:
+                        metrics.ingest_to_alert.observe(max(0.0, time.time() - ingested_at))
                 await publish(key, entry, emitted)
             except Exception as exc:
                 await park_after_error(pipeline, msg, "alerts", exc)

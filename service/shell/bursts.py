@@ -43,8 +43,10 @@ def register(pipeline: Pipeline) -> None:
                     table.get(key), key.decode(), orjson.loads(msg.value), params
                 )
                 table[key] = row
+                # The newest complaint counted is the one whose arrival the alert answers.
+                ingested_at = row["r"][0].get("ingested_at") if row["r"] else None
                 for signal in signals:
-                    await send_signal(pipeline, signal)
+                    await send_signal(pipeline, signal, ingested_at)
             except Exception as exc:
                 await park_after_error(pipeline, msg, "bursts", exc)
 

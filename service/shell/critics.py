@@ -34,9 +34,12 @@ class CriticStage:
             self.table.get(key), person, post, self.pipeline.people.get(key), self.params
         )
         self.table[key] = row
+        ingested_at = post.get("ingested_at")
         if signal is not None:
-            await send_signal(self.pipeline, signal)
+            await send_signal(self.pipeline, signal, ingested_at)
         if complaint is not None:
+            if ingested_at is not None:
+                complaint["ingested_at"] = ingested_at
             value = orjson.dumps(complaint)
             for brand in post.get("brands", ()):
                 await self.pipeline.topics["complaints"].send(key=brand.encode(), value=value)

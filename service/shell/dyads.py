@@ -64,7 +64,7 @@ def register(pipeline: Pipeline) -> None:
         for person in pair:
             await person_ties.send(key=person.encode(), value=snapshot)
 
-    async def publish_posts(interaction: Interaction) -> None:
+    async def publish_posts(interaction: Interaction, ingested_at: float | None) -> None:
         """The post to its author's sentiment detector; a reply also to the one it answers."""
         if interaction.sentiment is None:
             return
@@ -79,6 +79,8 @@ def register(pipeline: Pipeline) -> None:
             "excerpt": interaction.text[:EXCERPT_CHARS],
             "failure": list(interaction.failure),
         }
+        if ingested_at is not None:
+            post["ingested_at"] = ingested_at
         await person_ties.send(key=interaction.actor.encode(), value=orjson.dumps(post))
         if interaction.kind == "reply":
             drawn = {**post, "role": "reply", "from": interaction.actor, "failure": []}
@@ -102,7 +104,7 @@ def register(pipeline: Pipeline) -> None:
             pipeline.advance_clock(t)
             await publish_snapshot(key, result.state)
             if data.get("fanout", 0) == 0:  # once per post, not once per target
-                await publish_posts(interaction)
+                await publish_posts(interaction, data.get("ingested_at"))
         elif result.outcome == ties.DUPLICATE:
             # A redelivery may follow a crash between the changelog write and the snapshot
             # sends; sending the current snapshot again is harmless downstream (seq rules).

@@ -49,6 +49,29 @@ class Metrics:
             "People erased from derived state after opting out.",
             registry=r,
         )
+        self.ingest_to_alert = Histogram(
+            "closeknit_ingest_to_alert_seconds",
+            "Wall-clock time from ingesting the event that triggered an alert record to "
+            "publishing the record.",
+            buckets=(
+                0.01,
+                0.025,
+                0.05,
+                0.1,
+                0.25,
+                0.5,
+                1,
+                2.5,
+                5,
+                10,
+                30,
+                60,
+                180,
+                600,
+                float("inf"),
+            ),
+            registry=r,
+        )
         self.alerts = Counter(
             "closeknit_alerts",
             "Alert records published, by kind and state.",

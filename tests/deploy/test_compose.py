@@ -53,6 +53,7 @@ REQUIRED_PANELS = {
     "closeknit_events_in_total": "topic",
     "closeknit_dead_letters_total": "reason",
     "closeknit_event_time_lag_seconds_bucket": "le",
+    "closeknit_ingest_to_alert_seconds_bucket": "le",
     "closeknit_alerts_total": "kind, state",
     "closeknit_table_keys": "table",
     "closeknit_clusters": None,

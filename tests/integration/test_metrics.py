@@ -58,6 +58,9 @@ def test_metrics_after_a_replay_cover_the_pipeline(isolated_settings: Settings) 
     lag_count = values(m["closeknit_event_time_lag_seconds"], "_count")
     assert lag_count and lag_count[0] > 0
     assert values(m["closeknit_alerts"], "_total", kind="moment_of_truth", state="open")
+    to_alert = values(m["closeknit_ingest_to_alert_seconds"], "_count")
+    assert to_alert and to_alert[0] > 0, "ingest-to-alert latency is observed"
+    assert 0 < values(m["closeknit_ingest_to_alert_seconds"], "_sum")[0] < 600 * to_alert[0]
     assert values(m["closeknit_dyad_events"], "_total", outcome="duplicate") == [
         float(scenario.duplicates)
     ]
