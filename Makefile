@@ -19,7 +19,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/closeknit demo $(if $(ONCE),--once,)
 
+# The dashboard test drives a real headless Chromium: Debian's package, installed here.
 test: $(STAMP)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) || echo "chromium could not be installed: the browser test will skip"
 	$(BIN)/pytest
 
 bench: $(STAMP)

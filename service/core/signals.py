@@ -120,7 +120,7 @@ def _critic_evidence(
         "people": [
             {"id": person, "role": "critic", "influence": _influence(people, at, row["tp"], params)}
         ]
-        + [{"id": partner, "role": "will hear it", "influence": s} for partner, s in top],
+        + [{"id": partner, "role": "will hear it"} for partner, _ in top],
         "ties": [{"a": person, "b": partner, "strength": s} for partner, s in top],
         "messages": row["m"],
     }

@@ -135,6 +135,7 @@ def build_app(settings: Settings) -> faust.App:
         bursts,
         clusters,
         critics,
+        dashboard,
         dyads,
         ingest,
         lag,
@@ -156,6 +157,7 @@ def build_app(settings: Settings) -> faust.App:
     lag.register(pipeline)
     web.register(pipeline)
     api.register(pipeline)
+    dashboard.register(pipeline)
 
     # Faust starts app tasks only once table recovery has completed, so this marks
     # the moment the worker can serve (the Worker claims `on_startup_finished` itself).

@@ -98,20 +98,21 @@ class ClusterStage:
         if now == float("-inf"):
             return
         self.communities.expire(now)
+        communities = self.communities.communities(self.tracker.params.min_size)
         observation = self.tracker.observe(
-            self.communities.communities(), self.graph, now, influence=self._influence(now)
+            communities, self.graph, now, influence=self._influence(communities, now)
         )
         self.pipeline.metrics.clusters.set(len(self.tracker.clusters))
         for signal in observation.signals:
             await send_signal(self.pipeline, signal)
 
-    def _influence(self, now: float) -> dict[str, float]:
+    def _influence(self, communities: dict[int, frozenset[str]], now: float) -> dict[str, float]:
         """Influence of the members this worker holds (all of them on a single worker)."""
         people = self.pipeline.people
         params = self.pipeline.tie_params
         out: dict[str, float] = {}
-        for cluster in self.tracker.clusters.values():
-            for member in cluster.members:
+        for members in communities.values():
+            for member in members:
                 state = people.get(member.encode())
                 if state is not None:
                     out[member] = state.influence(now, None, params)

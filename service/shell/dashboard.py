@@ -146,9 +146,9 @@ def register(pipeline: Pipeline) -> None:
     _take_index(app)
 
     def send_file(view: web.View, path: Path) -> web.Response:
-        return view.bytes(
-            path.read_bytes(), content_type=CONTENT_TYPES[path.suffix], headers=dict(HEADERS)
-        )
+        # aiohttp refuses a charset inside content_type, so the header carries both.
+        headers = {**HEADERS, "Content-Type": CONTENT_TYPES[path.suffix]}
+        return view.bytes(path.read_bytes(), headers=headers)
 
     def missing(view: web.View) -> web.Response:
         return json_response(view, {"error": "not found"}, status=404)
