@@ -27,9 +27,11 @@ from typing import Any
 from service.core import burst, change
 from service.core.alerts import AlertSignal, burst_signal, change_signal
 from service.core.influence import PersonState
+from service.core.interaction import Interaction
 from service.core.sentiment import is_negative
 from service.core.ties import DEFAULT_TIE_PARAMS, TieParams
 
+EXCERPT_CHARS = 140
 RECENT_MESSAGES = 5
 NEGATIVE_LEVEL = -0.05  # VADER's threshold: a short-term mean at or below it sounds negative
 RECENT_COMPLAINTS = 50
@@ -41,6 +43,29 @@ class SignalParams:
     min_influence: float = 10.0
     change: change.ChangeParams = change.DEFAULT_CHANGE_PARAMS
     tie: TieParams = DEFAULT_TIE_PARAMS
+
+
+def posts_for(interaction: Interaction) -> list[tuple[str, dict[str, Any]]]:
+    """(person, post) for each sentiment detector an applied interaction feeds: its author's
+    own post, and for a reply also the one who drew it. Empty without a sentiment."""
+    if interaction.sentiment is None:
+        return []
+    post = {
+        "op": "post",
+        "role": "own",
+        "event_id": interaction.event_id,
+        "t": interaction.event_time,
+        "s": interaction.sentiment,
+        "scopes": list(interaction.scopes),
+        "brands": list(dict.fromkeys((*interaction.brands, *interaction.products))),
+        "excerpt": interaction.text[:EXCERPT_CHARS],
+        "failure": list(interaction.failure),
+    }
+    posts = [(interaction.actor, post)]
+    if interaction.kind == "reply":
+        drawn = {**post, "role": "reply", "from": interaction.actor, "failure": []}
+        posts.append((interaction.targets[0], drawn))
+    return posts
 
 
 def new_critic_row() -> dict[str, Any]:

@@ -23,11 +23,10 @@ from service.core.failure import FailureClassifier, classifier_for
 from service.core.interaction import Interaction
 from service.core.routing import annotate
 from service.core.sentiment import SentimentScorer, default_scorer
-from service.core.signals import SignalParams, burst_step, critic_step
+from service.core.signals import SignalParams, burst_step, critic_step, posts_for
 from service.evaluation.relationships import RelationshipReplay
 
 TICK_EVERY_S = 60.0  # close burst minutes once a minute of event time, as the worker's timer does
-EXCERPT_CHARS = 140
 
 
 @dataclass
@@ -56,23 +55,8 @@ class AlertReplay(RelationshipReplay):
             self._tick(self.last_event_time + after_s)
 
     def _posts(self, interaction: Interaction) -> None:
-        if interaction.sentiment is None:
-            return
-        post = {
-            "op": "post",
-            "role": "own",
-            "event_id": interaction.event_id,
-            "t": interaction.event_time,
-            "s": interaction.sentiment,
-            "scopes": list(interaction.scopes),
-            "brands": list(dict.fromkeys((*interaction.brands, *interaction.products))),
-            "excerpt": interaction.text[:EXCERPT_CHARS],
-            "failure": list(interaction.failure),
-        }
-        self._critic(interaction.actor, post)
-        if interaction.kind == "reply":
-            drawn = {**post, "role": "reply", "from": interaction.actor, "failure": []}
-            self._critic(interaction.targets[0], drawn)
+        for person, post in posts_for(interaction):
+            self._critic(person, post)
 
     def _critic(self, person: str, post: dict[str, Any]) -> None:
         row, signal, complaint = critic_step(

@@ -15,6 +15,7 @@ import orjson
 from service.core import ties
 from service.core.interaction import Interaction
 from service.core.routing import split_dyad_key
+from service.core.signals import posts_for
 from service.core.validation import Rejection
 from service.shell.codecs import DYAD_CODEC, use_codec
 from service.shell.parking import park, park_after_error
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
     from faust.types.tuples import Message
 
     from service.shell.app import Pipeline
-
-EXCERPT_CHARS = 140
 
 TOO_LATE = Rejection(
     code="too_late",
@@ -65,27 +64,11 @@ def register(pipeline: Pipeline) -> None:
             await person_ties.send(key=person.encode(), value=snapshot)
 
     async def publish_posts(interaction: Interaction, ingested_at: float | None) -> None:
-        """The post to its author's sentiment detector; a reply also to the one it answers."""
-        if interaction.sentiment is None:
-            return
-        post = {
-            "op": "post",
-            "role": "own",
-            "event_id": interaction.event_id,
-            "t": interaction.event_time,
-            "s": interaction.sentiment,
-            "scopes": list(interaction.scopes),
-            "brands": list(dict.fromkeys((*interaction.brands, *interaction.products))),
-            "excerpt": interaction.text[:EXCERPT_CHARS],
-            "failure": list(interaction.failure),
-        }
-        if ingested_at is not None:
-            post["ingested_at"] = ingested_at
-        await person_ties.send(key=interaction.actor.encode(), value=orjson.dumps(post))
-        if interaction.kind == "reply":
-            drawn = {**post, "role": "reply", "from": interaction.actor, "failure": []}
-            target = interaction.targets[0]
-            await person_ties.send(key=target.encode(), value=orjson.dumps(drawn))
+        """Each post to the sentiment detector it feeds (service.core.signals.posts_for)."""
+        for person, post in posts_for(interaction):
+            if ingested_at is not None:
+                post["ingested_at"] = ingested_at
+            await person_ties.send(key=person.encode(), value=orjson.dumps(post))
 
     async def apply(key: bytes, data: dict[str, Any], msg: Message) -> None:
         interaction = Interaction.from_dict(data)
