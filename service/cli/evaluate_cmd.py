@@ -22,6 +22,7 @@ from rich.console import Console, Group
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from service.cli.arguments import positive_int
 from service.evaluation.relationships import RelationshipReport, evaluate_relationships
 from service.sources.detect import FORMATS, UnknownFormatError, detect_format, open_source
 
@@ -61,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="input format (default: auto, from the name and the first line)",
     )
     relationships.add_argument(
-        "--limit", type=_positive_int, metavar="N", help="stop after N events"
+        "--limit", type=positive_int, metavar="N", help="stop after N events"
     )
     relationships.add_argument(
         "--json",
@@ -82,16 +83,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help(sys.stderr)
     return EXIT_USAGE
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number > 0, got {text!r}")
-    return value
 
 
 def run_relationships(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 from rich.console import Console
 
+from service.cli.arguments import positive_int
 from service.core.communities import CommunityParams
 from service.evaluation.communities import (
     EvaluationDataError,
@@ -43,11 +44,11 @@ def add_subparser(evaluate_subparsers: argparse._SubParsersAction) -> argparse.A
         help=f"the directory holding email-Eu-core.txt and the labels (default: {DEFAULT_EMAIL})",
     )
     parser.add_argument(
-        "--runs", type=_positive_int, default=3, metavar="N", help="replays to time (default 3)"
+        "--runs", type=positive_int, default=3, metavar="N", help="replays to time (default 3)"
     )
     parser.add_argument(
         "--refine-every",
-        type=_positive_int,
+        type=positive_int,
         default=5000,
         metavar="N",
         help="full refinement every N edges (default 5000)",
@@ -73,7 +74,7 @@ def add_subparser(evaluate_subparsers: argparse._SubParsersAction) -> argparse.A
     )
     parser.add_argument(
         "--max-visits",
-        type=_positive_int,
+        type=positive_int,
         default=CommunityParams().max_visits,
         metavar="N",
         help="local-move visits per edge change (default %(default)s)",
@@ -81,16 +82,6 @@ def add_subparser(evaluate_subparsers: argparse._SubParsersAction) -> argparse.A
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.set_defaults(func=run)
     return parser
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number > 0, got {text!r}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

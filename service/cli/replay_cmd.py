@@ -18,6 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from service.cli.arguments import positive_float, positive_int
 from service.config import Settings, load_settings
 from service.core.validation import EventValidator, Rejection
 from service.sources.detect import FORMATS, UnknownFormatError, detect_format, open_source
@@ -52,15 +53,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     pace = parser.add_mutually_exclusive_group()
     pace.add_argument(
-        "--rate", type=_positive_float, metavar="N", help="send at N events per second"
+        "--rate", type=positive_float, metavar="N", help="send at N events per second"
     )
     pace.add_argument(
         "--speedup",
-        type=_positive_float,
+        type=positive_float,
         metavar="X",
         help="send at the pace of the event times, X times faster",
     )
-    parser.add_argument("--limit", type=_positive_int, metavar="N", help="stop after N events")
+    parser.add_argument("--limit", type=positive_int, metavar="N", help="stop after N events")
     parser.add_argument(
         "--include-retweets",
         action="store_true",
@@ -77,26 +78,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="bootstrap URL (default: CLOSEKNIT_BROKER, else the embedded broker)",
     )
     parser.set_defaults(func=run)
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number > 0, got {text!r}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
