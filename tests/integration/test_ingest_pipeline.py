@@ -6,21 +6,16 @@ re-keyed by dyad and reach the dyad stage exactly once; the worker must still be
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 
-from service.broker.reader import read_topic
 from service.config import Settings
 from service.shell.process import WorkerProcess
-from service.shell.runtime import prepare_broker
+from tests.integration.harness import produce, read_all, running_worker, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -83,39 +78,14 @@ def corrupted(n: int, way: int) -> tuple[bytes, str]:
 
 @pytest.fixture
 def worker(isolated_settings: Settings) -> Iterator[WorkerProcess]:
-    with prepare_broker(isolated_settings, start_embedded=False) as settings:
-        process = WorkerProcess(settings, Path(settings.data_dir) / "worker.log")
-        process.start()
-        try:
-            process.wait_ready(timeout_s=90)
-            yield process
-        finally:
-            process.stop()
+    with running_worker(isolated_settings) as process:
+        yield process
 
 
-async def produce(settings: Settings, records: list[tuple[str, bytes | None, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers(), linger_ms=5)
-    await producer.start()
-    try:
-        for topic, key, value in records:
-            await producer.send(settings.topic(topic), value, key=key)
-        await producer.flush()
-    finally:
-        await producer.stop()
-
-
-async def collect(settings: Settings, short_name: str, expected: int, timeout_s: float) -> list:
-    records: list = []
-
-    async def read() -> None:
-        async for record in read_topic(settings.bootstrap_servers(), settings.topic(short_name)):
-            records.append(record)
-            if len(records) >= expected:
-                return
-
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(read(), timeout_s)
-    return records
+def collect(settings: Settings, short_name: str, expected: int, timeout_s: float) -> list:
+    topic = settings.topic(short_name)
+    wait_until(lambda: len(read_all(settings, topic)) >= expected, timeout_s)
+    return read_all(settings, topic)
 
 
 def test_bad_input_is_dead_lettered_and_good_input_is_processed(
@@ -139,9 +109,9 @@ def test_bad_input_is_dead_lettered_and_good_input_is_processed(
     # At-least-once producers redeliver: 25 good events arrive a second time.
     redelivered = [r for r in records if r[1] and r[1].startswith(b"good-")][:25]
     redelivered_targets = sum(2 if b'"mention"' in r[2] else 1 for r in redelivered)
-    asyncio.run(produce(settings, records + redelivered))
+    produce(settings, records + redelivered)
 
-    letters = asyncio.run(collect(settings, "dead-letters", 100, timeout_s=60))
+    letters = collect(settings, "dead-letters", 100, timeout_s=60)
     assert len(letters) == 100
     got_reason = {}
     for record in letters:
@@ -154,8 +124,8 @@ def test_bad_input_is_dead_lettered_and_good_input_is_processed(
         {code: 10 for code in set(expected_reason.values())}
     )
 
-    interactions = asyncio.run(
-        collect(settings, "interactions", expected_targets + redelivered_targets, timeout_s=60)
+    interactions = collect(
+        settings, "interactions", expected_targets + redelivered_targets, timeout_s=60
     )
     assert len(interactions) == expected_targets + redelivered_targets
     ids = {orjson.loads(r.value)["event_id"] for r in interactions}
@@ -170,11 +140,6 @@ def test_bad_input_is_dead_lettered_and_good_input_is_processed(
 
 
 def wait_for_dyad_stage(worker: WorkerProcess, expected: int, timeout_s: float = 60) -> dict:
-    deadline = time.monotonic() + timeout_s
-    stats: dict = {}
-    while time.monotonic() < deadline:
-        stats = worker.get_json("/api/stats")
-        if sum(stats["dyad_events"].values()) >= expected:
-            return stats
-        time.sleep(0.3)
-    return stats
+    wait_until(lambda: sum(worker.get_json("/api/stats")["dyad_events"].values()) >= expected,
+               timeout_s)  # fmt: skip
+    return worker.get_json("/api/stats")
