@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "service.cli.config_cmd",
     "service.cli.evaluate_cmd",
     "service.cli.topics_cmd",
+    "service.cli.bench_cmd",
 )
 
 
