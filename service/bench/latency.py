@@ -56,6 +56,7 @@ from service.config import Settings
 from service.core.interaction import Kind
 from service.evaluation.alerts import AlertReplay
 from service.evaluation.relationships import quantile
+from service.shell.process import WorkerProcess
 from service.shell.topics import topic_specs
 from service.sources.record import SourceRecord
 
@@ -230,7 +231,7 @@ def measure_latency(
 async def _drive(
     settings: Settings,
     scenario: Scenario,
-    procs: list[Any],
+    procs: list[WorkerProcess],
     drain_s: float,
     worker_pid: int | None,
     broker_pid: int | None,
