@@ -64,9 +64,9 @@ def test_a_burst_opens_once_and_on_call_actions_show_in_its_records(
     events = complaints(now - 2 * 86400, 1, 1, 0) + complaints(now - 100 * 60, 120, 3, 1)
     with running_worker(settings) as worker:
         produce(settings, as_records(events))
-        assert wait_until(
-            lambda: any(r["state"] == "open" for r in alert_records(settings)), 60
-        ), worker.get_json("/api/stats")
+        assert wait_until(lambda: any(r["state"] == "open" for r in alert_records(settings)), 60), (
+            worker.get_json("/api/stats")
+        )
         opened = [r for r in alert_records(settings) if r["state"] == "open"]
         assert len(opened) == 1, "a storm pages once"
         alert = opened[0]
