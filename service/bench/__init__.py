@@ -29,6 +29,7 @@ from pathlib import Path
 
 import orjson
 
+from service.evaluation.machine import cpu_model
 from service.sources.higgs import read_higgs
 from service.sources.record import SourceRecord, mention_record, reply_record
 
@@ -193,14 +194,7 @@ def process_rss(pid: int | None = None) -> int | None:
 
 def machine() -> dict[str, object]:
     """What the figures depend on: CPUs, CPU model, Python, load."""
-    model = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.partition(":")[2].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model()
     try:
         load: list[float] | None = [round(x, 2) for x in os.getloadavg()]
     except OSError:

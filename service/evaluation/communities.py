@@ -25,10 +25,7 @@ with the tie strength of the counts instead (threshold 0), the service's own pat
 from __future__ import annotations
 
 import math
-import os
-import platform
 import statistics
-import sys
 import time
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +42,7 @@ from service.core.communities import (
 )
 from service.core.graph import GraphParams, StrongTieGraph
 from service.core.ties import strength_of
+from service.evaluation.machine import machine_info
 
 EMAIL_DIR = "email_eu_core"
 EDGES_FILE = "email-Eu-core.txt"
@@ -404,24 +402,6 @@ def evaluate_email(
             "incremental_refined": round(refined["nmi"] / reference, 4) if reference else None,
         },
         "machine": machine_info(),
-    }
-
-
-def machine_info() -> dict[str, Any]:
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {
-        "nproc": os.cpu_count(),
-        "cpu": cpu or "unknown",
-        "python": sys.version.split()[0],
-        "load_avg_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     }
 
 

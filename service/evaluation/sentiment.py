@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import platform
 import statistics
-import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +28,7 @@ from service.core.sentiment import (
     VaderScorer,
     label,
 )
+from service.evaluation.machine import machine_info
 
 SANDERS_FILE = "full-corpus.csv"
 SANDERS_DIR = "sanders_twitter_corpus"
@@ -201,24 +199,6 @@ def time_scorer(scorer: SentimentScorer, texts: Sequence[str], runs: int = 5) ->
 
 def default_scorers() -> dict[str, SentimentScorer]:
     return {"vader": VaderScorer(), "lexicon": LexiconScorer()}
-
-
-def machine_info() -> dict[str, Any]:
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {
-        "nproc": os.cpu_count(),
-        "cpu": cpu or "unknown",
-        "python": sys.version.split()[0],
-        "load_avg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-    }
 
 
 def _compare(
