@@ -101,7 +101,7 @@ def test_replaying_the_same_events_twice_changes_nothing(isolated_settings: Sett
         outcomes = worker.get_json("/api/stats")["dyad_events"]
         assert outcomes == {"applied": len(events), "duplicate": len(events)}
         assert matches_clean_run(worker, expected, at) == []
-        assert wait_until(lambda: not _influence_differs(worker, expected, at), 20)
+        assert wait_until(lambda: not _influence_differs(worker, expected, at), 120, 1.0)
 
 
 def _influence_differs(worker: WorkerProcess, expected: dict, at: float) -> bool:
@@ -134,6 +134,8 @@ def test_sigkill_mid_stream_then_restart_matches_a_clean_run(isolated_settings: 
             assert wait_until(lambda: not matches_clean_run(second, expected, at), 180, 1.0), (
                 matches_clean_run(second, expected, at)[:5]
             )
-            assert wait_until(lambda: not _influence_differs(second, expected, at), 30)
+            # The people stage trails the dyad stage (about three records per event): wait
+            # for it to drain; the comparison itself stays exact.
+            assert wait_until(lambda: not _influence_differs(second, expected, at), 180, 1.0)
         finally:
             second.stop()
