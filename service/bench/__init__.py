@@ -30,11 +30,10 @@ from pathlib import Path
 import orjson
 
 from service.evaluation.machine import cpu_model
+from service.evaluation.paths import SHARED_DATA
 from service.sources.higgs import read_higgs
 from service.sources.record import SourceRecord, mention_record, reply_record
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED_DATA = REPO.parent / "shared" / "data"
 HIGGS_FILE = Path("higgs_twitter") / "higgs-activity_time.txt.gz"
 EMAIL_FILE = Path("email_eu_core") / "email-Eu-core.txt"
 TEXT_SEED = 20260105

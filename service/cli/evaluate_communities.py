@@ -19,9 +19,9 @@ from service.evaluation.communities import (
     evaluate_email,
     print_communities_report,
 )
+from service.evaluation.paths import SHARED_DATA
 
-# ../shared/data beside the repository, where the real data sets live.
-DEFAULT_EMAIL = Path(__file__).resolve().parents[3] / "shared" / "data" / "email_eu_core"
+DEFAULT_EMAIL = SHARED_DATA / "email_eu_core"
 EXIT_OK, EXIT_USAGE = 0, 2
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 from rich.console import Console
 
+from service.evaluation.paths import SHARED_DATA
 from service.evaluation.sentiment import (
     FAILURE_SENTENCES,
     EvaluationDataError,
@@ -19,8 +20,7 @@ from service.evaluation.sentiment import (
     print_sentiment_report,
 )
 
-# ../shared/data beside the repository, where the real data sets live.
-DEFAULT_SANDERS = Path(__file__).resolve().parents[3] / "shared" / "data" / "sanders_twitter_corpus"
+DEFAULT_SANDERS = SHARED_DATA / "sanders_twitter_corpus"
 EXIT_OK, EXIT_USAGE = 0, 2
 
 
