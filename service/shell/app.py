@@ -17,6 +17,7 @@ from service.core.sentiment import SentimentScorer, default_scorer
 from service.core.ties import DEFAULT_TIE_PARAMS, TieParams
 from service.core.validation import EventValidator
 from service.kafka_security import KafkaSecurity
+from service.shell.delivery import use_draining_buffer
 from service.shell.metrics import Metrics
 from service.shell.topics import CATALOG
 
@@ -106,6 +107,7 @@ def build_app(settings: Settings) -> faust.App:
         producer_acks=-1,
         table_standby_replicas=0,
     )
+    use_draining_buffer(app)
     pipeline = Pipeline(
         settings=settings,
         app=app,
