@@ -18,6 +18,7 @@ from service.core.ties import DEFAULT_TIE_PARAMS, TieParams
 from service.core.validation import EventValidator
 from service.kafka_security import KafkaSecurity
 from service.shell.delivery import use_draining_buffer
+from service.shell.fetch_wait import use_fetch_max_wait
 from service.shell.metrics import Metrics
 from service.shell.topics import CATALOG
 
@@ -107,6 +108,7 @@ def build_app(settings: Settings) -> faust.App:
         producer_acks=-1,
         table_standby_replicas=0,
     )
+    use_fetch_max_wait(app, settings.effective_fetch_max_wait_ms())
     use_draining_buffer(app)
     pipeline = Pipeline(
         settings=settings,
