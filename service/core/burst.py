@@ -413,30 +413,30 @@ def _skip_quiet(state: BurstState, through: int, params: BurstParams) -> None:
     cap_w, cap_d, cap_g = params.caps
     state.glob, state.glob_n = _decay_zeros(state.glob, state.glob_n, k, params.global_alpha, cap_g)
     weeks, rest = divmod(k, MINUTES_PER_WEEK)
-    per_week = [0] * HOURS_PER_WEEK
+    # slot -> zero minutes in it. A dict of the slots touched: a gap is most often a minute
+    # or two (a tick per minute), and walking all 168 + 24 slots cost more than the rest.
+    per_week: dict[int, int] = {}
     if weeks:
-        per_week = [weeks * MINUTES_PER_HOUR] * HOURS_PER_WEEK
+        per_week = dict.fromkeys(range(HOURS_PER_WEEK), weeks * MINUTES_PER_HOUR)
     minute = first
     while rest > 0:
         hour, within = divmod(minute, MINUTES_PER_HOUR)
         take = min(MINUTES_PER_HOUR - within, rest)
-        per_week[hour % HOURS_PER_WEEK] += take
+        slot = hour % HOURS_PER_WEEK
+        per_week[slot] = per_week.get(slot, 0) + take
         minute += take
         rest -= take
-    per_day = [0] * HOURS_PER_DAY
+    per_day: dict[int, int] = {}
     week, week_n = state.week, state.week_n
-    for slot, zeros in enumerate(per_week):
-        if zeros:
-            per_day[slot % HOURS_PER_DAY] += zeros
-            week[slot], week_n[slot] = _decay_zeros(
-                week[slot], week_n[slot], zeros, params.week_alpha, cap_w
-            )
+    for slot, zeros in per_week.items():
+        hod = slot % HOURS_PER_DAY
+        per_day[hod] = per_day.get(hod, 0) + zeros
+        week[slot], week_n[slot] = _decay_zeros(
+            week[slot], week_n[slot], zeros, params.week_alpha, cap_w
+        )
     day, day_n = state.day, state.day_n
-    for hod, zeros in enumerate(per_day):
-        if zeros:
-            day[hod], day_n[hod] = _decay_zeros(
-                day[hod], day_n[hod], zeros, params.day_alpha, cap_d
-            )
+    for hod, zeros in per_day.items():
+        day[hod], day_n[hod] = _decay_zeros(day[hod], day_n[hod], zeros, params.day_alpha, cap_d)
 
 
 def _decay_zeros(rate: float, n: int, zeros: int, alpha: float, cap: int) -> tuple[float, int]:

@@ -10,12 +10,17 @@ import orjson
 
 RIGHT_QUOTE = "\u2019"  # typographic apostrophe, as phones type it
 DEFAULT_TAXONOMY = Path(__file__).with_name("data") / "failure_taxonomy.json"
+# Categories kept per classifier, keyed by text: retweets and templated posts repeat texts
+# verbatim and classifying is pure. Bounded so new texts cannot grow it without end.
+DEFAULT_CACHE_SIZE = 4096
 
 
 class FailureClassifier:
     """Whole-word phrase matching against a {category: [phrases]} taxonomy, in one regex pass."""
 
-    def __init__(self, taxonomy: dict[str, list[str]]) -> None:
+    def __init__(
+        self, taxonomy: dict[str, list[str]], cache_size: int = DEFAULT_CACHE_SIZE
+    ) -> None:
         self.categories = tuple(sorted(k for k in taxonomy if not k.startswith("_")))
         self._category_of: dict[str, str] = {}
         for category in self.categories:
@@ -25,9 +30,15 @@ class FailureClassifier:
         alternatives = sorted(self._category_of, key=len, reverse=True)
         body = "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in alternatives)
         self._pattern = re.compile(rf"(?<![\w'])(?:{body})(?![\w'])") if body else None
+        # An LRU of results by text (C code: a hit is one dict lookup); 0 turns it off.
+        self.cache = lru_cache(maxsize=cache_size)(self.classify_uncached)
 
     def classify(self, text: str) -> tuple[str, ...]:
         """The categories the text matches, sorted; () when none."""
+        return self.cache(text)
+
+    def classify_uncached(self, text: str) -> tuple[str, ...]:
+        """`classify` computed afresh, without the cache."""
         if not text or self._pattern is None:
             return ()
         found = {

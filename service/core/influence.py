@@ -46,7 +46,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.core.ties import DEFAULT_TIE_PARAMS, TieParams, reciprocity, strength_of
+from service.core.ties import DEFAULT_TIE_PARAMS, DyadState, TieParams, reciprocity, strength_of
 
 
 @dataclass(slots=True)
@@ -152,6 +152,35 @@ def apply_snapshot(person_state: PersonState, person_id: str, snapshot: Mapping[
         w_out=w_out,
         intensity=snapshot["intensity_ab"] + snapshot["intensity_ba"],
         scopes_in=scopes_in,
+    )
+    return True
+
+
+def apply_dyad(
+    person_state: PersonState, person_id: str, key: tuple[str, str], state: DyadState
+) -> bool:
+    """`apply_snapshot(person_state, person_id, ties.snapshot(state, key, state.ref))`, for a
+    caller that holds the dyad's state itself (the broker-free replay).
+
+    Skips building the snapshot dict (and its strength and reciprocity, which a person does
+    not keep). Valued at its own `ref` nothing decays (the snapshot's factor is exactly 1.0),
+    so the numbers taken are the very ones `apply_snapshot` would take.
+    """
+    a, b = key
+    if person_id == a:
+        partner, side_in, w_in, w_out = b, 1, state.w_ba, state.w_ab
+    elif person_id == b:
+        partner, side_in, w_in, w_out = a, 0, state.w_ab, state.w_ba
+    else:
+        raise ValueError(f"{person_id!r} is not in dyad ({a!r}, {b!r})")
+    held = person_state.ties.get(partner)
+    if held is not None and state.seq <= held.seq:
+        return False
+    scopes_in = {
+        scope: pair[side_in] for scope, pair in state.scopes.items() if pair[side_in] > 0.0
+    }
+    person_state.ties[partner] = PartnerTie(
+        state.seq, state.ref, w_in, w_out, state.i_ab + state.i_ba, scopes_in
     )
     return True
 

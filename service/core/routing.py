@@ -59,7 +59,7 @@ def annotate(
         return interaction
     sentiment = effective_sentiment(interaction, None, scorer) if scorer else interaction.sentiment
     failure = classifier.classify(interaction.text) if classifier else interaction.failure
-    return replace(interaction, sentiment=sentiment, failure=failure)
+    return interaction.annotated(sentiment, failure)
 
 
 def route_input(

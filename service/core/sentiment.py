@@ -25,7 +25,7 @@ import math
 import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -48,6 +48,10 @@ VALENCE_LIMIT = 4.0  # VADER's rating scale is -4..+4
 # Texts are cut to this many characters before scoring: VADER has O(n^2) steps (its idiom and
 # "but" checks rebuild word lists per sentiment word), and a mention is tweet-sized anyway.
 DEFAULT_MAX_CHARS = 2000
+# Scores kept per scorer, keyed by the (cut) text: retweets and templated posts repeat texts
+# verbatim and scoring is pure. Bounded so an endless stream of new texts cannot grow it;
+# 4096 tweet-sized keys are a few MB at most.
+DEFAULT_CACHE_SIZE = 4096
 
 _TOKEN_PREFIX = "xdomphr"  # synthetic phrase tokens: no edge punctuation for VADER to strip
 _NEUTRAL_PREFIX = "xdomneu"
@@ -320,6 +324,7 @@ class LexiconScorer:
         lexicon: DomainLexicon | None = None,
         max_chars: int = DEFAULT_MAX_CHARS,
         drop_handles: bool = True,
+        cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         self.lexicon = lexicon if lexicon is not None else DomainLexicon.load()
         self.max_chars = max_chars
@@ -334,13 +339,20 @@ class LexiconScorer:
             tokens[phrase] = _token_name(_NEUTRAL_PREFIX, phrase_key(phrase))
         self._matcher = PhraseMatcher(tokens, self.lexicon.not_followed_by, drop_handles)
         self._analyzer = analyzer
+        # An LRU of scores by text (C code: a hit is one dict lookup); `cache_size` 0 turns
+        # it off. `cache.cache_info()` tells hits, misses and size.
+        self.cache = lru_cache(maxsize=cache_size)(self.score_uncached)
 
     def rewrite(self, text: str) -> str:
         """The text as VADER sees it: domain phrases as synthetic tokens, @handles dropped."""
         return self._matcher.rewrite(text)
 
     def score(self, text: str) -> float:
-        return _compound(self._analyzer, self._matcher.rewrite(text[: self.max_chars]))
+        return self.cache(text[: self.max_chars])
+
+    def score_uncached(self, text: str) -> float:
+        """The score computed afresh (what `score` caches); the text is not cut."""
+        return _compound(self._analyzer, self._matcher.rewrite(text))
 
 
 _vader_valence = SentimentIntensityAnalyzer.sentiment_valence  # hot path: skip super()

@@ -21,7 +21,7 @@ these, so they cannot drift apart.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from service.core import burst, change
@@ -73,6 +73,27 @@ def new_critic_row() -> dict[str, Any]:
     return {"c": None, "m": [], "tp": None, "on": False}
 
 
+@dataclass(slots=True)
+class CriticRow:
+    """A critic row held as objects: what a long-lived caller (the replay) keeps between
+    posts, so the change state is not converted from and to its dict on every post."""
+
+    change: change.ChangeState | None = None  # None until the first post
+    messages: list[dict[str, Any]] = field(default_factory=list)  # newest first
+    topic: str | None = None  # topic of the raised episode
+    on: bool = False  # an episode is raised
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> CriticRow:
+        state = change.from_dict(row["c"]) if row["c"] else None
+        return cls(state, row["m"], row["tp"], row["on"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored form (`new_critic_row`'s keys)."""
+        state = change.to_dict(self.change) if self.change is not None else None
+        return {"c": state, "m": self.messages, "tp": self.topic, "on": self.on}
+
+
 def critic_step(
     row: dict[str, Any] | None,
     person: str,
@@ -81,29 +102,43 @@ def critic_step(
     params: SignalParams,
 ) -> tuple[dict[str, Any], AlertSignal | None, dict[str, Any] | None]:
     """Apply one post; return the row to store, the alert signal and the complaint, if any."""
-    row = row or new_critic_row()
-    state = change.from_dict(row["c"]) if row["c"] else change.ChangeState()
+    live = CriticRow.from_dict(row) if row else CriticRow()
+    signal, complaint = critic_apply(live, person, post, people, params)
+    return live.to_dict(), signal, complaint
+
+
+def critic_apply(
+    row: CriticRow,
+    person: str,
+    post: dict[str, Any],
+    people: PersonState | None,
+    params: SignalParams,
+) -> tuple[AlertSignal | None, dict[str, Any] | None]:
+    """`critic_step` on a live row, updated in place: the alert signal and the complaint."""
+    if row.change is None:
+        row.change = change.ChangeState()
     t = float(post["t"])
-    result = change.observe(state, float(post["s"]), t, params.change)
-    row["c"] = change.to_dict(state)
-    row["m"] = ([_message(post)] + row["m"])[:RECENT_MESSAGES]
+    result = change.observe(row.change, float(post["s"]), t, params.change)
+    row.messages = [_message(post), *row.messages][:RECENT_MESSAGES]
     signal = _critic_signal(person, row, result, people, t, params)
     complaint = None
     if post.get("role") == "own" and post.get("failure") and is_negative(post["s"]):
         complaint = _complaint(person, post, people, t, params.tie)
-    return row, signal, complaint
+    return signal, complaint
 
 
 def _critic_signal(
     person: str,
-    row: dict[str, Any],
+    row: CriticRow,
     result: change.ChangeResult,
     people: PersonState | None,
     t: float,
     params: SignalParams,
 ) -> AlertSignal | None:
     transition = result.transition
-    raising = not row["on"] and transition in (
+    if not row.on and transition is change.Transition.NONE:
+        return None  # the common case: quiet, and nothing raised to follow up
+    raising = not row.on and transition in (
         change.Transition.OPENED,
         change.Transition.STILL_OPEN,
     )
@@ -111,20 +146,20 @@ def _critic_signal(
         # Below their own baseline is not enough: the person must now sound negative.
         if result.current > NEGATIVE_LEVEL:
             return None
-        topic = _negative_topic(row["m"])
+        topic = _negative_topic(row.messages)
         if _influence(people, t, topic, params.tie) < params.min_influence:
             return None  # a low-influence person turning negative pages no one
-        row["on"], row["tp"] = True, topic
-    elif not row["on"]:
+        row.on, row.topic = True, topic
+    elif not row.on:
         return None  # only the episodes that were raised are followed up
     evidence = _critic_evidence(person, row, people, t, params.tie)
-    signal = change_signal(result, person, t, topic=row["tp"], extra=evidence)
+    signal = change_signal(result, person, t, topic=row.topic, extra=evidence)
     if signal is None:
         return None
     if raising:
         signal = replace(signal, step="opened")
     elif transition == change.Transition.RESOLVED:
-        row["on"], row["tp"] = False, None
+        row.on, row.topic = False, None
     return signal
 
 
@@ -138,16 +173,16 @@ def _influence(
 
 
 def _critic_evidence(
-    person: str, row: dict[str, Any], people: PersonState | None, at: float, params: TieParams
+    person: str, row: CriticRow, people: PersonState | None, at: float, params: TieParams
 ) -> dict[str, Any]:
     top = people.top_ties(at, TOP_TIES, params) if people is not None else []
     return {
         "people": [
-            {"id": person, "role": "critic", "influence": _influence(people, at, row["tp"], params)}
+            {"id": person, "role": "critic", "influence": _influence(people, at, row.topic, params)}
         ]
         + [{"id": partner, "role": "will hear it"} for partner, _ in top],
         "ties": [{"a": person, "b": partner, "strength": s} for partner, s in top],
-        "messages": row["m"],
+        "messages": row.messages,
     }
 
 
@@ -189,23 +224,46 @@ def new_burst_row() -> dict[str, Any]:
     return {"b": None, "r": []}  # b: burst state, r: recent complaints, newest first
 
 
+@dataclass(slots=True)
+class BurstRow:
+    """A burst row held as objects: what a long-lived caller (the replay) keeps between
+    complaints and ticks, so the 192-slot state is not decoded and encoded on every one."""
+
+    state: burst.BurstState = field(default_factory=burst.BurstState)
+    recent: list[dict[str, Any]] = field(default_factory=list)  # complaints, newest first
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> BurstRow:
+        state = burst.from_dict(row["b"]) if row["b"] else burst.BurstState()
+        return cls(state, row["r"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored form (`new_burst_row`'s keys)."""
+        return {"b": burst.to_dict(self.state), "r": self.recent}
+
+
 def burst_step(
     row: dict[str, Any] | None, brand: str, record: dict[str, Any], params: SignalParams
 ) -> tuple[dict[str, Any], list[AlertSignal]]:
     """Apply a complaint (counted only) or a tick `{"op": "tick", "t": watermark}`."""
-    row = row or new_burst_row()
-    state = burst.from_dict(row["b"]) if row["b"] else burst.BurstState()
+    live = BurstRow.from_dict(row) if row else BurstRow()
+    signals = burst_apply(live, brand, record, params)
+    return live.to_dict(), signals
+
+
+def burst_apply(
+    row: BurstRow, brand: str, record: dict[str, Any], params: SignalParams
+) -> list[AlertSignal]:
+    """`burst_step` on a live row, updated in place: the alert signals."""
     if record.get("op") == "tick":
-        steps = burst.advance(state, float(record["t"]))
+        steps = burst.advance(row.state, float(record["t"]))
     else:
-        steps = burst.add(state, float(record["t"]), close=False).signals
-        row["r"] = ([record] + row["r"])[:RECENT_COMPLAINTS]
-    row["b"] = burst.to_dict(state)
-    signals = [
-        burst_signal(step, brand, extra=burst_evidence(row["r"], params.min_influence))
+        steps = burst.add(row.state, float(record["t"]), close=False).signals
+        row.recent = [record, *row.recent][:RECENT_COMPLAINTS]
+    return [
+        burst_signal(step, brand, extra=burst_evidence(row.recent, params.min_influence))
         for step in steps
     ]
-    return row, signals
 
 
 def burst_evidence(recent: list[dict[str, Any]], min_influence: float) -> dict[str, Any]:

@@ -23,7 +23,14 @@ from service.core.failure import FailureClassifier, classifier_for
 from service.core.interaction import Interaction
 from service.core.routing import annotate
 from service.core.sentiment import SentimentScorer, default_scorer
-from service.core.signals import SignalParams, burst_step, critic_step, posts_for
+from service.core.signals import (
+    BurstRow,
+    CriticRow,
+    SignalParams,
+    burst_apply,
+    critic_apply,
+    posts_for,
+)
 from service.evaluation.relationships import RelationshipReplay
 
 TICK_EVERY_S = 60.0  # close burst minutes once a minute of event time, as the worker's timer does
@@ -35,11 +42,23 @@ class AlertReplay(RelationshipReplay):
     scorer: SentimentScorer = field(default_factory=default_scorer)
     classifier: FailureClassifier = field(default_factory=classifier_for)
     book: AlertBook = field(default_factory=AlertBook)
-    critics: dict[str, dict[str, Any]] = field(default_factory=dict)
-    bursts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Rows are held as objects and turned into their stored dicts only when asked for
+    # (`critics`, `bursts`): a conversion per post and per tick cost more than the detectors.
+    critic_rows: dict[str, CriticRow] = field(default_factory=dict)
+    burst_rows: dict[str, BurstRow] = field(default_factory=dict)
     records: list[dict[str, Any]] = field(default_factory=list)
     pages: int = 0
     last_tick: float | None = None
+
+    @property
+    def critics(self) -> dict[str, dict[str, Any]]:
+        """Each person's critic row as the worker's table stores it."""
+        return {person: row.to_dict() for person, row in self.critic_rows.items()}
+
+    @property
+    def bursts(self) -> dict[str, dict[str, Any]]:
+        """Each brand's burst row as the worker's table stores it."""
+        return {brand: row.to_dict() for brand, row in self.burst_rows.items()}
 
     def apply(self, interaction: Interaction) -> None:
         interaction = annotate(interaction, self.scorer, self.classifier)
@@ -59,10 +78,12 @@ class AlertReplay(RelationshipReplay):
             self._critic(person, post)
 
     def _critic(self, person: str, post: dict[str, Any]) -> None:
-        row, signal, complaint = critic_step(
-            self.critics.get(person), person, post, self.people.get(person), self.signal_params
+        row = self.critic_rows.get(person)
+        if row is None:
+            row = self.critic_rows[person] = CriticRow()
+        signal, complaint = critic_apply(
+            row, person, post, self.people.get(person), self.signal_params
         )
-        self.critics[person] = row
         if signal is not None:
             self._alert(signal)
         if complaint is not None:
@@ -70,9 +91,10 @@ class AlertReplay(RelationshipReplay):
                 self._burst(brand, complaint)
 
     def _burst(self, brand: str, record: dict[str, Any]) -> None:
-        row, signals = burst_step(self.bursts.get(brand), brand, record, self.signal_params)
-        self.bursts[brand] = row
-        for signal in signals:
+        row = self.burst_rows.get(brand)
+        if row is None:
+            row = self.burst_rows[brand] = BurstRow()
+        for signal in burst_apply(row, brand, record, self.signal_params):
             self._alert(signal)
 
     def _maybe_tick(self, t: float) -> None:
@@ -81,7 +103,7 @@ class AlertReplay(RelationshipReplay):
 
     def _tick(self, t: float) -> None:
         self.last_tick = t
-        for brand in sorted(self.bursts):
+        for brand in sorted(self.burst_rows):
             self._burst(brand, {"op": "tick", "t": t})
 
     def _alert(self, signal: AlertSignal) -> None:

@@ -8,7 +8,9 @@ Each source record goes through the same functions as in the worker, in the same
 2. dyads: per target, `ties.apply` on the state of `ties.dyad_key(actor, target)`.
 3. people: after an applied event, and after a duplicate (the dyad agent sends the snapshot
    again, which `apply_snapshot` ignores), `ties.snapshot(state, key, state.ref)` goes to
-   both endpoints' `PersonState` through `apply_snapshot`.
+   both endpoints' `PersonState` through `apply_snapshot`. The replay holds the dyad state
+   itself, so it calls `apply_dyad`, which takes the same numbers without building the
+   snapshot dict.
 
 Opt-outs and the broker are left out. The report measures, at the end of the replay:
 
@@ -47,7 +49,7 @@ from typing import Any, ClassVar, TypeVar
 import orjson
 
 from service.core import ties
-from service.core.influence import PersonState, apply_snapshot, rank_people
+from service.core.influence import PersonState, apply_dyad, rank_people
 from service.core.interaction import Interaction
 from service.core.validation import EventValidator, Rejection
 from service.sources.record import LineError, SkippedLine, SourceItem, SourceRecord
@@ -251,12 +253,11 @@ class RelationshipReplay:
                 continue
             if outcome == ties.APPLIED:
                 self.dyads[key] = state
-            snap = ties.snapshot(state, key, state.ref, params)
             for person in key:
                 held = self.people.get(person)
                 if held is None:
                     held = self.people[person] = PersonState()
-                apply_snapshot(held, person, snap)
+                apply_dyad(held, person, key, state)
 
     def feed(self, item: SourceItem) -> None:
         """One item of a source, untimed."""

@@ -9,9 +9,23 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.core.influence import PersonState, apply_snapshot, rank_people, remove_partner
+from service.core.influence import (
+    PersonState,
+    apply_dyad,
+    apply_snapshot,
+    rank_people,
+    remove_partner,
+)
 from service.core.interaction import KINDS, Kind
-from service.core.ties import DEFAULT_TIE_PARAMS, DyadState, TieParams, apply, dyad_key, snapshot
+from service.core.ties import (
+    DEFAULT_TIE_PARAMS,
+    TOO_LATE,
+    DyadState,
+    TieParams,
+    apply,
+    dyad_key,
+    snapshot,
+)
 
 DAY = 86400.0
 T0 = 1_795_000_000.0
@@ -81,6 +95,46 @@ def test_replayed_and_reordered_snapshots_end_at_the_newest(data: st.DataObject)
         apply_snapshot(replayed, "bob", snap)
     apply_snapshot(direct, "bob", newest)
     assert replayed == direct
+
+
+@given(st.data())
+def test_apply_dyad_takes_what_apply_snapshot_takes(data: st.DataObject) -> None:
+    """The replay's shortcut: the same person state as the snapshot path, step by step, with
+    events out of order, late ones and repeats (which `apply` refuses)."""
+    events = data.draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from([("ann", "bob"), ("bob", "ann")]),
+                st.sampled_from(KINDS),
+                st.floats(-3 * DAY, 3 * DAY),
+                st.none() | st.floats(-1.0, 1.0),
+                st.lists(st.sampled_from(["acme", "shoes"]), unique=True).map(tuple),
+                st.integers(0, 5),  # event id: repeats are duplicates
+            ),
+            min_size=1,
+            max_size=12,
+        )
+    )
+    state: DyadState | None = None
+    via_snapshot = {"ann": PersonState(), "bob": PersonState()}
+    via_dyad = {"ann": PersonState(), "bob": PersonState()}
+    for (actor, target), kind, dt, sentiment, scopes, n in events:
+        result = apply(state, actor, target, kind, T0 + dt, sentiment, scopes, f"e{n}")
+        if result.outcome == TOO_LATE:
+            continue
+        state = result.state
+        key = dyad_key(actor, target)
+        snap = snapshot(state, key, state.ref)
+        for person in key:
+            taken = apply_snapshot(via_snapshot[person], person, snap)
+            assert apply_dyad(via_dyad[person], person, key, state) == taken
+        assert via_dyad == via_snapshot
+
+
+def test_apply_dyad_refuses_someone_outside_the_dyad() -> None:
+    state = apply(None, "ann", "bob", "mention", T0, None, (), "e1").state
+    with pytest.raises(ValueError):
+        apply_dyad(PersonState(), "cat", ("ann", "bob"), state)
 
 
 def test_influence_can_be_scoped() -> None:

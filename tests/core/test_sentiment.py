@@ -362,3 +362,29 @@ def test_failure_sentences_fixture_is_balanced_and_the_domain_scorer_wins() -> N
     assert 30 <= len(examples) <= 60
     assert min(counts.values()) >= 12
     assert evaluate(LEXICON, examples).accuracy > evaluate(VADER, examples).accuracy
+
+
+# -- the score cache -------------------------------------------------------------------------
+
+
+def test_a_cached_score_equals_the_uncached_one() -> None:
+    scorer = LexiconScorer(cache_size=8)
+    texts = [
+        "@united flight delayed again, no refund #fail",
+        "so happy with how this turned out",
+        "NOT WORKING since 10am",
+        "",
+        "x" * 3000,
+    ]
+    for text in texts + texts:  # the second round comes from the cache
+        assert scorer.score(text) == scorer.score_uncached(text[: scorer.max_chars])
+        assert scorer.score(text) == LexiconScorer(cache_size=0).score(text)
+    assert scorer.cache.cache_info().hits >= len(texts)
+
+
+def test_the_score_cache_is_bounded() -> None:
+    scorer = LexiconScorer(cache_size=16)
+    for n in range(100):
+        scorer.score(f"outage number {n}")
+    info = scorer.cache.cache_info()
+    assert info.maxsize == 16 and info.currsize == 16
