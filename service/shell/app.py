@@ -19,6 +19,7 @@ from service.core.validation import EventValidator
 from service.kafka_security import KafkaSecurity
 from service.shell.delivery import use_draining_buffer
 from service.shell.fetch_wait import use_fetch_max_wait
+from service.shell.flow import App
 from service.shell.metrics import Metrics
 from service.shell.topics import CATALOG
 
@@ -89,7 +90,7 @@ def build_app(settings: Settings) -> faust.App:
     log.info("Kafka connection: %s", security.describe())
     for warning in security.warnings():
         log.warning("%s", warning)
-    app = faust.App(
+    app = App(
         settings.app_id,
         broker_credentials=security.faust_credentials(),
         broker=settings.broker_url(),
