@@ -105,6 +105,15 @@ class Settings:
             "Kafka.",
         },
     )
+    producer_linger_ms: int = field(
+        default=20,
+        metadata={
+            "env": "CLOSEKNIT_PRODUCER_LINGER_MS",
+            "doc": "How long the worker's producer holds a record to batch it with others. "
+            "Faust's 0 sent a request per record: measured on the embedded broker, 20 ms "
+            "about doubled end-to-end throughput, at up to 20 ms more latency per hop.",
+        },
+    )
     half_life_days: float = field(
         default=14.0,
         metadata={

@@ -50,9 +50,7 @@ async def send_signal(
     data = signal_to_dict(signal)
     if ingested_at is not None:
         data["ingested_at"] = ingested_at
-    await pipeline.topics["alert-signals"].send(
-        key=signal.dedup_key.encode(), value=orjson.dumps(data)
-    )
+    await pipeline.send("alert-signals", signal.dedup_key.encode(), orjson.dumps(data))
 
 
 def parse_action(raw: bytes | None) -> dict[str, Any] | Rejection:
@@ -95,7 +93,7 @@ def register(pipeline: Pipeline) -> None:
         metrics.alerts.labels(record["kind"], record["state"]).inc()
         if emitted.pages:
             metrics.pages.labels(record["kind"]).inc()
-        await pipeline.topics["alerts"].send(key=key, value=orjson.dumps(record))
+        await pipeline.send("alerts", key, orjson.dumps(record))
 
     @app.agent(source, name="closeknit.alerts")
     async def alerting(stream: StreamT) -> None:

@@ -57,4 +57,4 @@ def register(pipeline: Pipeline) -> None:
             return
         value = orjson.dumps({"op": "tick", "t": watermark})
         for key in list(table.keys()):
-            await complaints.send(key=key, value=value)
+            await pipeline.send("complaints", key, value)

@@ -42,4 +42,4 @@ class CriticStage:
                 complaint["ingested_at"] = ingested_at
             value = orjson.dumps(complaint)
             for brand in post.get("brands", ()):
-                await self.pipeline.topics["complaints"].send(key=brand.encode(), value=value)
+                await self.pipeline.send("complaints", brand.encode(), value)

@@ -41,34 +41,32 @@ def register(pipeline: Pipeline) -> None:
     table = app.Table("dyads", key_type=bytes, partitions=pipeline.settings.partitions)
     use_codec(table, DYAD_CODEC)
     pipeline.dyads = table
-    updates = pipeline.topics["dyad-updates"]
-    person_ties = pipeline.topics["person-ties"]
-    cluster_feed = pipeline.topics["cluster-feed"]
+    send = pipeline.send
 
     async def erase(key: bytes, person: str) -> None:
         if key in table:
             del table[key]  # a tombstone in the changelog
-        await updates.send(key=key, value=None)
-        await cluster_feed.send(key=key, value=None)
+        await send("dyad-updates", key, None)
+        await send("cluster-feed", key, None)
         a, b = split_dyad_key(key.decode())
         partner = b if person == a else a
         drop = orjson.dumps({"op": "drop", "partner": person})
-        await person_ties.send(key=partner.encode(), value=drop)
+        await send("person-ties", partner.encode(), drop)
 
     async def publish_snapshot(key: bytes, state: ties.DyadState) -> None:
         pair = split_dyad_key(key.decode())
         snapshot = orjson.dumps(ties.snapshot(state, pair, state.ref, params))
-        await updates.send(key=key, value=snapshot)
-        await cluster_feed.send(key=key, value=snapshot)
+        await send("dyad-updates", key, snapshot)
+        await send("cluster-feed", key, snapshot)
         for person in pair:
-            await person_ties.send(key=person.encode(), value=snapshot)
+            await send("person-ties", person.encode(), snapshot)
 
     async def publish_posts(interaction: Interaction, ingested_at: float | None) -> None:
         """Each post to the sentiment detector it feeds (service.core.signals.posts_for)."""
         for person, post in posts_for(interaction):
             if ingested_at is not None:
                 post["ingested_at"] = ingested_at
-            await person_ties.send(key=person.encode(), value=orjson.dumps(post))
+            await send("person-ties", person.encode(), orjson.dumps(post))
 
     async def apply(key: bytes, data: dict[str, Any], msg: Message) -> None:
         interaction = Interaction.from_dict(data)

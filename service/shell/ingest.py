@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from service.core.routing import Outgoing, SourcePosition, route_input
+from service.core.routing import SourcePosition, route_input
 from service.shell.parking import park_after_error
 
 if TYPE_CHECKING:
@@ -25,9 +25,6 @@ def register(pipeline: Pipeline) -> None:
         value_type=bytes,
         allow_empty=True,
     )
-
-    async def send(message: Outgoing) -> None:
-        await pipeline.topics[message.topic].send(key=message.key, value=message.value)
 
     @app.agent(source, name="closeknit.ingest")
     async def ingest(stream: StreamT) -> None:
@@ -60,4 +57,4 @@ def register(pipeline: Pipeline) -> None:
             for message in routed.outgoing:
                 if message.topic == "interactions":
                     metrics.interactions_out.inc()
-                await send(message)
+                await pipeline.send(message.topic, message.key, message.value)

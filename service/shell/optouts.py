@@ -61,6 +61,4 @@ def register(pipeline: Pipeline) -> None:
             pipeline.optouts.record(choice)
             if choice.opted_out:
                 command = orjson.dumps({"op": "erase"})
-                await pipeline.topics["person-ties"].send(
-                    key=choice.person_id.encode(), value=command
-                )
+                await pipeline.send("person-ties", choice.person_id.encode(), command)

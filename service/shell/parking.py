@@ -35,7 +35,7 @@ async def park(pipeline: Pipeline, msg: Message, rejection: Rejection) -> None:
         received_at=time.time(),
     )
     pipeline.metrics.dead_letters.labels(rejection.code).inc()
-    await pipeline.topics["dead-letters"].send(key=msg.key, value=letter)
+    await pipeline.send("dead-letters", msg.key, letter)
 
 
 async def park_after_error(pipeline: Pipeline, msg: Message, stage: str, exc: Exception) -> None:

@@ -30,7 +30,6 @@ def register(pipeline: Pipeline) -> None:
     table = app.Table("people", key_type=bytes, partitions=pipeline.settings.partitions)
     use_codec(table, PERSON_CODEC)
     pipeline.people = table
-    interactions = pipeline.topics["interactions"]
 
     async def erase_person(key: bytes, person: str) -> None:
         state = table.get(key)
@@ -38,7 +37,7 @@ def register(pipeline: Pipeline) -> None:
         # check in `take_snapshot` when their snapshot arrives.
         for partner in state.ties if state is not None else ():
             command = orjson.dumps({"op": "erase", "person": person})
-            await interactions.send(key=dyad_key(person, partner).encode(), value=command)
+            await pipeline.send("interactions", dyad_key(person, partner).encode(), command)
         if state is not None:
             del table[key]
         metrics.erasures.inc()
@@ -57,7 +56,7 @@ def register(pipeline: Pipeline) -> None:
             if optouts.is_opted_out(someone):
                 # A snapshot that raced an erasure: erase its dyad again rather than keep it.
                 command = orjson.dumps({"op": "erase", "person": someone})
-                await interactions.send(key=dyad_key(person, partner).encode(), value=command)
+                await pipeline.send("interactions", dyad_key(person, partner).encode(), command)
                 return
             if optouts.excludes(someone, snapshot["ref"]):
                 return  # from before an opt-in: a redelivery of erased history

@@ -1,10 +1,10 @@
 """The real Faust agents, driven with `agent.test_context()` and no broker.
 
 `build_app` wires the app exactly as a worker does. The one stand-in is `app.producer`: a
-recorder in place of the Kafka producer, so every `Topic.send` still goes through Faust's
-own serialisation and topic routing and lands in `producer.sent`, and every table write
-(Faust buffers changelog records with `send_soon`) lands in `producer.changelog`. Nothing
-else is faked: the agents' own code, tables, codecs and metrics run as in production.
+recorder in place of the Kafka producer, so every record the agents send (`Pipeline.send`
+hands raw bytes to the producer) lands in `producer.sent`, and every table write (Faust
+buffers changelog records with `send_soon`) lands in `producer.changelog`. Nothing else is
+faked: the agents' own code, tables, codecs and metrics run as in production.
 
 Pacing: `test_context().put()` returns once the agent has *taken* a record, not once it has
 finished with it (the agents yield nothing). So a test waits for the sends it expects, and
