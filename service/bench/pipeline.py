@@ -172,11 +172,6 @@ def measure_e2e(
             # An event is done once its interactions reached the dyad stage.
             "events_per_s": timed["interactions_seen"] * events / expected / timed["seconds"],
         }
-        spy = profiler.pop() if profiler else None
-        if spy is not None:
-            result["profile"] = stop_profiler(spy, profile_to)
-        elif profile_to is not None:
-            result["profile"] = {"error": "py-spy not found (pip install py-spy)"}
         result["downstream_lag_at_end"] = asyncio.run(
             consumer_lag(bootstrap, first.app_id, [first.topic(t) for t in DOWNSTREAM_TOPICS])
         )
@@ -187,9 +182,15 @@ def measure_e2e(
                 # second or so): the time is an upper bound, the rate a lower bound.
                 result["all_stages_seconds"] = drained_at - started
                 result["all_stages_events_per_s"] = events / (drained_at - started)
-            if amplification:
-                result["records_per_event"] = asyncio.run(records_per_event(first, events))
-                result["records_per_event"]["drained"] = drained_at is not None
+        # Stopped after the drain, so the profile covers the stages that trail the dyads.
+        spy = profiler.pop() if profiler else None
+        if spy is not None:
+            result["profile"] = stop_profiler(spy, profile_to)
+        elif profile_to is not None:
+            result["profile"] = {"error": "py-spy not found (pip install py-spy)"}
+        if result["completed"] and amplification:
+            result["records_per_event"] = asyncio.run(records_per_event(first, events))
+            result["records_per_event"]["drained"] = drained_at is not None
         return result
     finally:
         for spy in profiler:
