@@ -7,6 +7,7 @@ tests/artifacts/dashboard.png.
 
 from __future__ import annotations
 
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 
 from service.config import Settings
 from service.demo.scenario import build_scenario
+from service.shell.process import WorkerProcess
 from tests.conftest import ARTIFACTS
 from tests.integration.harness import produce, running_worker, wait_until
 
@@ -52,6 +54,15 @@ def _fetch(url: str) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
+def _alerts_settled(worker: WorkerProcess, polls: int = 3, interval_s: float = 1.0) -> bool:
+    """True once `/api/alerts` gave the same answer `polls` times, `interval_s` apart."""
+    seen = [worker.get_json("/api/alerts")]
+    for _ in range(polls - 1):
+        time.sleep(interval_s)
+        seen.append(worker.get_json("/api/alerts"))
+    return all(answer == seen[0] for answer in seen)
+
+
 def test_the_dashboard_shows_a_replayed_alert_in_headless_chromium(
     isolated_settings: Settings,
 ) -> None:
@@ -72,8 +83,12 @@ def test_the_dashboard_shows_a_replayed_alert_in_headless_chromium(
         assert wait_until(
             lambda: any(a["open"] for a in worker.get_json("/api/alerts")["alerts"]), 120, 1.0
         ), worker.get_json("/api/stats")
+        # Alerts open and resolve while the scenario plays: pick the card to look for only
+        # once the alert list has stopped changing, or it may resolve before the page loads.
+        assert wait_until(lambda: _alerts_settled(worker), 90, 0.1), "alerts never settled"
         alerts = worker.get_json("/api/alerts?state=open")["alerts"]
         kinds = {a["kind"] for a in alerts}
+        assert kinds, "the scenario left no alert open"
         expected = "moment_of_truth" if "moment_of_truth" in kinds else sorted(kinds)[0]
         # The graph owner lists clusters once its timer has observed the tribe.
         wait_until(lambda: bool(worker.get_json("/api/overview")["clusters"]), 30, 1.0)
