@@ -32,6 +32,11 @@ JOIN_SESSION_TIMEOUT_MS = 6_000
 JOIN_REBALANCE_TIMEOUT_MS = 3_000
 SLOW_JOIN_S = 10.0
 BATCHED_RECORDS = 150
+# The fetch-wake check: a consumer waits on an empty partition with Faust's fixed fetch wait;
+# a broker that answers as data arrives delivers within a few ms, one that does not, later.
+FAUST_FETCH_WAIT_MS = 1_500
+WAKE_PROBES = 3
+SLOW_WAKE_MS = 100.0
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,7 @@ async def run_checks(bootstrap: str) -> list[CheckResult]:
         ("produce and fetch", lambda: _check_round_trip(run)),
         ("consumer group join", lambda: _check_group_join(run)),
         ("ListOffsets vs fetch high watermark", lambda: _check_list_offsets(run)),
+        ("waiting fetch woken by new data", lambda: _check_fetch_wake(run)),
         ("compaction and transactions", lambda: _check_compaction(run)),
     ]
     try:
@@ -311,6 +317,49 @@ async def _check_list_offsets(run: _Run) -> _Outcome:
             "table recovery may skip the tail of the last changelog batch after a restart, "
             "and lag computed from ListOffsets is wrong; closeknit computes lag from the "
             "fetch high watermark and fences changelogs before recovery",
+        )
+    return _Outcome("pass", detail)
+
+
+async def _check_fetch_wake(run: _Run) -> _Outcome:
+    async with admin_client(run.bootstrap) as admin:
+        name = await run.create_topic(admin, "wake", 1)
+    tp = TopicPartition(name, 0)
+    producer = AIOKafkaProducer(bootstrap_servers=run.bootstrap, acks="all", **client_kwargs())
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=run.bootstrap,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=FAUST_FETCH_WAIT_MS,
+        **client_kwargs(),
+    )
+    await producer.start()
+    await consumer.start()
+    delays_ms: list[float] = []
+    try:
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        for n in range(WAKE_PROBES):
+            waiting = asyncio.ensure_future(consumer.getone(tp))
+            await asyncio.sleep(0.3)  # the consumer's fetch is now parked on the broker
+            sent_at = time.monotonic()
+            await producer.send_and_wait(name, f"wake {n}".encode(), partition=0)
+            await asyncio.wait_for(waiting, FAUST_FETCH_WAIT_MS / 1000 + 5)
+            delays_ms.append((time.monotonic() - sent_at) * 1000)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    median_ms = sorted(delays_ms)[len(delays_ms) // 2]
+    detail = (
+        f"produce to delivery with a {FAUST_FETCH_WAIT_MS} ms fetch wait: median "
+        f"{median_ms:.0f} ms of {WAKE_PROBES}"
+    )
+    if median_ms > SLOW_WAKE_MS:
+        return _Outcome(
+            "warn",
+            detail,
+            "a waiting fetch is not answered when data arrives, so every pipeline hop can wait "
+            "out the fetch wait; closeknit uses 25 ms on the embedded broker, set "
+            "CLOSEKNIT_FETCH_MAX_WAIT_MS=25 for this one",
         )
     return _Outcome("pass", detail)
 

@@ -19,6 +19,7 @@ CHECKS = [
     "produce and fetch",
     "consumer group join",
     "ListOffsets vs fetch high watermark",
+    "waiting fetch woken by new data",
     "compaction and transactions",
 ]
 
@@ -59,7 +60,7 @@ def test_every_check_runs_on_tansu_and_cleans_up(
     assert status["compaction and transactions"] == "warn"  # honest: not verified
     assert all(r.detail for r in results)
     assert not has_failures(results)
-    assert verdict(results) == "usable, with 2 warning(s)"
+    assert verdict(results) == "usable, with 3 warning(s)"
     assert elapsed < 15
     assert asyncio.run(doctor_topics(broker.bootstrap)) == []
 
@@ -75,6 +76,13 @@ def test_list_offsets_check_warns_on_tansu(tansu_run: tuple[list[CheckResult], f
     assert "Fetch high watermark 150" in check.detail
     assert "table recovery may skip the tail of the last changelog batch" in check.consequence
     assert "lag computed from ListOffsets is wrong" in check.consequence
+
+
+def test_fetch_wake_check_warns_on_tansu(tansu_run: tuple[list[CheckResult], float]) -> None:
+    """Measured: Tansu answers a parked fetch only when its wait runs out (about 450 ms in)."""
+    check = by_name(tansu_run[0], "waiting fetch woken by new data")
+    assert check.status == "warn", check.detail
+    assert "CLOSEKNIT_FETCH_MAX_WAIT_MS" in check.consequence
 
 
 def test_the_join_is_timed(tansu_run: tuple[list[CheckResult], float]) -> None:
