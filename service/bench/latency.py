@@ -49,13 +49,13 @@ from service.bench.pipeline import (
     run_settings,
     start_workers,
     stop_workers,
-    wait_drained,
 )
 from service.broker.admin import ensure_topics
 from service.config import Settings
 from service.core.interaction import Kind
 from service.evaluation.alerts import AlertReplay
 from service.evaluation.relationships import quantile
+from service.shell.drained import wait_drained
 from service.shell.process import WorkerProcess
 from service.shell.topics import topic_specs
 from service.sources.record import SourceRecord

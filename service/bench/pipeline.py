@@ -39,17 +39,16 @@ from service.bench.ceiling import prefill
 from service.broker.admin import consumer_lag, ensure_topics, high_watermarks
 from service.broker.embedded import find_free_port
 from service.config import Settings, load_settings
+from service.shell.drained import wait_drained
 from service.shell.process import WorkerFailed, WorkerProcess
 from service.shell.topics import topic_specs
 
 POLL_S = 0.1
 START_TIMEOUT_S = 120.0
 DRAIN_TIMEOUT_S = 30.0
-CONSUMED_TOPICS = ("mentions", "replies", "interactions", "person-ties", "complaints")
 DOWNSTREAM_TOPICS = ("interactions", "person-ties", "complaints", "alert-signals")
 PROFILE_RATE_HZ = 100
 STOP_GRACE_S = 5.0
-TICK_SLACK = 50
 
 
 def run_settings(
@@ -259,21 +258,6 @@ def _time_consumption(
 def _cpu_readings(procs: Sequence[WorkerProcess], broker_pid: int | None) -> list[float | None]:
     pids = [p.process.pid if p.process is not None else None for p in procs]
     return [process_cpu_s(pid) for pid in (*pids, broker_pid, os.getpid())]
-
-
-async def wait_drained(settings: Settings, timeout_s: float) -> float | None:
-    """The time.monotonic() at which the group had committed every record of every topic it
-    consumes, or None after `timeout_s`. The burst agent's timer sends a tick per brand every
-    2 s, so `complaints` is never quite idle: up to `TICK_SLACK` records there still count."""
-    topics = [settings.topic(t) for t in CONSUMED_TOPICS]
-    ticking = settings.topic("complaints")
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        lag = await consumer_lag(settings.bootstrap_servers(), settings.app_id, topics)
-        if all(n <= (TICK_SLACK if topic == ticking else 0) for topic, n in lag.items()):
-            return time.monotonic()
-        await asyncio.sleep(0.3)
-    return None
 
 
 async def records_per_event(settings: Settings, events: int) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from service.broker.reader import read_topic
 from service.cli.render import render_record
 from service.config import Settings
 from service.demo.scenario import Scenario, build_scenario
+from service.shell.drained import wait_drained
 from service.shell.process import WorkerProcess
 from service.shell.runtime import prepare_broker
 from service.sources.publish import publish
@@ -79,6 +80,10 @@ async def _drive(
         f"{sum(scenario.expected_dead_letters.values())} corrupted on purpose)"
     )
     await _wait_drained(worker, len(records), timeout_s=120)
+    # The stages after the dyads (people, critics, bursts, alerts) trail them: wait until the
+    # group has committed everything, then for bursts that close on later timer ticks.
+    if await wait_drained(settings, timeout_s=90) is None:
+        console.print("the later stages had not caught up after 90 s; summarising anyway")
     await _wait_alerts_settled(tally, quiet_s=6.0, timeout_s=60)
     stats = await asyncio.to_thread(worker.get_json, "/api/stats")
     relationships = await asyncio.to_thread(_relationship_answers, worker, scenario)
