@@ -7,8 +7,8 @@ queued, and it never waits for the record its sender task has already taken. Und
 commit then overtook changelog records, and a worker killed at that moment came back with
 table rows missing events whose offsets were committed: lost for good (issue #3).
 
-`DrainingProducerBuffer.flush` also waits until every record put in the buffer is
-delivered (its future resolves once the broker acknowledges it, or fails).
+`DrainingProducerBuffer.flush` also waits until every record put in the buffer before the
+flush began is delivered (its future resolves once the broker acknowledges it, or fails).
 """
 
 from __future__ import annotations

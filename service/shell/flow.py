@@ -6,7 +6,7 @@ again once the stream partitions are resumed and sought to their committed offse
 fetched between the two sat in the queues and were dropped by the second resume, while the
 consumer's position had already moved past them. Measured after a SIGKILL and restart: 20 to
 300 queued records dropped; where nothing had been committed yet, Faust then committed past
-them (its commit check skips a group with no committed offset), so they were lost for good.
+them (its commit check is off for a partition with no committed offset), so they were lost for good.
 
 Queues are still emptied where Faust means it, on revocation (`flow_control.clear()`).
 """
