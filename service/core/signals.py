@@ -68,11 +68,6 @@ def posts_for(interaction: Interaction) -> list[tuple[str, dict[str, Any]]]:
     return posts
 
 
-def new_critic_row() -> dict[str, Any]:
-    # c: change state, m: recent messages, tp: topic of the raised episode, on: raised
-    return {"c": None, "m": [], "tp": None, "on": False}
-
-
 @dataclass(slots=True)
 class CriticRow:
     """A critic row held as objects: what a long-lived caller (the replay) keeps between
@@ -89,7 +84,8 @@ class CriticRow:
         return cls(state, row["m"], row["tp"], row["on"])
 
     def to_dict(self) -> dict[str, Any]:
-        """The stored form (`new_critic_row`'s keys)."""
+        """The stored form. c: change state, m: recent messages, tp: topic of the raised
+        episode, on: raised."""
         state = change.to_dict(self.change) if self.change is not None else None
         return {"c": state, "m": self.messages, "tp": self.topic, "on": self.on}
 
@@ -220,10 +216,6 @@ def _negative_topic(messages: list[dict[str, Any]]) -> str | None:
     return min(counts, key=lambda s: (-counts[s], s)) if counts else None
 
 
-def new_burst_row() -> dict[str, Any]:
-    return {"b": None, "r": []}  # b: burst state, r: recent complaints, newest first
-
-
 @dataclass(slots=True)
 class BurstRow:
     """A burst row held as objects: what a long-lived caller (the replay) keeps between
@@ -238,7 +230,7 @@ class BurstRow:
         return cls(state, row["r"])
 
     def to_dict(self) -> dict[str, Any]:
-        """The stored form (`new_burst_row`'s keys)."""
+        """The stored form. b: burst state, r: recent complaints, newest first."""
         return {"b": burst.to_dict(self.state), "r": self.recent}
 
 
