@@ -39,8 +39,11 @@ def test_metrics_after_a_replay_cover_the_pipeline(isolated_settings: Settings) 
         def settled() -> bool:
             m = scrape(worker)
             lag = values(m.get("closeknit_consumer_lag", []))
+            # Every interaction must also have reached the dyad stage: alerts can come first.
             return (
                 sum(values(m["closeknit_events_in"], "_total")) == len(records)
+                and sum(values(m["closeknit_dyad_events"], "_total"))
+                == sum(values(m["closeknit_interactions_out"], "_total"))
                 and bool(values(m.get("closeknit_alerts", []), "_total"))
                 and bool(lag)
                 and max(lag) == 0
