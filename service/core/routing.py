@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 import orjson
 
-from service.core.dead_letter import dead_letter_json
+from service.core.dead_letter import dead_letter_json, letter_key
 from service.core.failure import FailureClassifier
 from service.core.interaction import Interaction
 from service.core.sentiment import SentimentScorer, effective_sentiment
@@ -74,17 +74,21 @@ def route_input(
     classifier: FailureClassifier | None = None,
 ) -> Routed:
     """Validate one record; fan a good one out per target, keyed by dyad."""
-    result = validator.validate(raw if raw is not None else b"", now)
+    raw = raw if raw is not None else b""
+    result = validator.validate(raw, now, key_size=len(key) if key else 0)
     if isinstance(result, Rejection):
         letter = dead_letter_json(
-            raw or b"",
+            raw,
             result,
             topic=position.topic,
             partition=position.partition,
             offset=position.offset,
             received_at=now,
+            # A record is kept whole up to the input limit, so only oversize ones are cut.
+            max_original_bytes=validator.max_message_bytes,
+            key=key,
         )
-        return Routed([Outgoing("dead-letters", key, letter)], rejection=result)
+        return Routed([Outgoing("dead-letters", letter_key(key), letter)], rejection=result)
     if excludes(result.actor, result.event_time):
         return Routed([], interaction=result, dropped_targets=len(result.targets))
     result = annotate(result, scorer, classifier)

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from service.config import Settings
 
 REASONS: dict[str, str] = {
-    "oversize_message": "The record is larger than max_message_bytes; it was not parsed.",
+    "oversize_message": "The record (key and value) is larger than max_message_bytes; it was "
+    "not parsed.",
     "not_utf8": "The record is not valid UTF-8.",
     "invalid_json": "The record is not well-formed JSON.",
     "not_an_object": "The record's JSON value is not an object.",
@@ -109,9 +110,12 @@ class EventValidator:
             max_future_skew_s=settings.max_future_skew_s,
         )
 
-    def validate(self, raw: bytes, now: float) -> Interaction | Rejection:
-        """A mention or reply, chosen by the payload's "type"; `now` is Unix seconds."""
-        data = self._decode(raw)
+    def validate(self, raw: bytes, now: float, *, key_size: int = 0) -> Interaction | Rejection:
+        """A mention or reply, chosen by the payload's "type"; `now` is Unix seconds.
+
+        `key_size` is the length of the record's Kafka key: it counts toward the record size.
+        """
+        data = self._decode(raw, key_size)
         if isinstance(data, Rejection):
             return data
         kind = data.get("type")
@@ -162,9 +166,9 @@ class EventValidator:
             source=data.get("source"),
         )
 
-    def validate_opt_out(self, raw: bytes, now: float) -> OptOut | Rejection:
+    def validate_opt_out(self, raw: bytes, now: float, *, key_size: int = 0) -> OptOut | Rejection:
         """An opt-out (or opt-back-in) record; `now` is Unix seconds."""
-        data = self._decode(raw)
+        data = self._decode(raw, key_size)
         if isinstance(data, Rejection):
             return data
         kind = data.get("type")
@@ -183,14 +187,9 @@ class EventValidator:
             event_time=event_time,
         )
 
-    def _decode(self, raw: bytes) -> dict[str, Any] | Rejection:
-        if len(raw) > self.max_message_bytes:
-            return Rejection(
-                "oversize_message",
-                None,
-                f"a record of at most {self.max_message_bytes} bytes",
-                f"{len(raw)} bytes",
-            )
+    def _decode(self, raw: bytes, key_size: int = 0) -> dict[str, Any] | Rejection:
+        if len(raw) + key_size > self.max_message_bytes:
+            return self._oversize(len(raw), key_size)
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
@@ -198,6 +197,14 @@ class EventValidator:
         if type(data) is not dict:
             return Rejection("not_an_object", "$", "a JSON object", _describe(data, "$"))
         return data
+
+    def _oversize(self, value_size: int, key_size: int) -> Rejection:
+        got = f"{value_size + key_size} bytes"
+        if key_size:
+            got += f" (a {key_size}-byte key and a {value_size}-byte value)"
+        return Rejection(
+            "oversize_message", None, f"a record of at most {self.max_message_bytes} bytes", got
+        )
 
     def _event_time(self, value: str, now: float) -> float | Rejection:
         seconds = _unix_seconds(value)

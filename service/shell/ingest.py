@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from service.core.routing import SourcePosition, route_input
-from service.shell.parking import park_after_error
+from service.core.routing import Routed, SourcePosition, route_input
+from service.shell.parking import park_after_error, send_letter
 
 if TYPE_CHECKING:
     from faust.types import StreamT
@@ -33,6 +33,7 @@ def register(pipeline: Pipeline) -> None:
             metrics.events_in.labels(msg.topic).inc()
             position = SourcePosition(msg.topic, msg.partition, msg.offset)
             now = time.time()
+            # Every send is inside: a send that raises parks the record, never the stream.
             try:
                 routed = route_input(
                     msg.value,
@@ -44,17 +45,23 @@ def register(pipeline: Pipeline) -> None:
                     scorer=pipeline.scorer,
                     classifier=pipeline.classifier,
                 )
+                await deliver(pipeline, routed, position, now)
             except Exception as exc:
                 await park_after_error(pipeline, msg, "ingest", exc)
-                continue
-            if routed.rejection is not None:
-                metrics.dead_letters.labels(routed.rejection.code).inc()
-            elif routed.interaction is not None:
-                metrics.events_valid.labels(routed.interaction.kind).inc()
-                metrics.event_lag.observe(max(0.0, now - routed.interaction.event_time))
-                if routed.dropped_targets:
-                    metrics.opted_out_dropped.inc(routed.dropped_targets)
-            for message in routed.outgoing:
-                if message.topic == "interactions":
-                    metrics.interactions_out.inc()
-                await pipeline.send(message.topic, message.key, message.value)
+
+
+async def deliver(pipeline: Pipeline, routed: Routed, position: SourcePosition, now: float) -> None:
+    """Send what `route_input` decided, and count it."""
+    metrics = pipeline.metrics
+    if routed.rejection is not None:
+        (letter,) = routed.outgoing
+        await send_letter(pipeline, letter.key, letter.value, routed.rejection.code, position)
+        return
+    for message in routed.outgoing:
+        await pipeline.send(message.topic, message.key, message.value)
+        metrics.interactions_out.inc()
+    if routed.interaction is not None:
+        metrics.events_valid.labels(routed.interaction.kind).inc()
+        metrics.event_lag.observe(max(0.0, now - routed.interaction.event_time))
+        if routed.dropped_targets:
+            metrics.opted_out_dropped.inc(routed.dropped_targets)

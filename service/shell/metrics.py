@@ -26,7 +26,15 @@ class Metrics:
         )
         self.dead_letters = Counter(
             "closeknit_dead_letters",
-            "Records sent to the dead-letter topic, by reason code.",
+            "Records on the dead-letter topic, by reason code (counted once the broker "
+            "acknowledged them).",
+            ["reason"],
+            registry=r,
+        )
+        self.dead_letter_failures = Counter(
+            "closeknit_dead_letter_failures",
+            "Refused records whose dead letter the producer or broker did not take, by reason "
+            "code: these records are lost (the worker log names their positions).",
             ["reason"],
             registry=r,
         )

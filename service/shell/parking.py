@@ -1,18 +1,29 @@
-"""Parking a record on the dead-letter topic: the one way every agent refuses input."""
+"""Parking a record on the dead-letter topic: the one way every agent refuses input.
+
+Parking never raises. A letter the producer refuses (too large, buffer full) is sent again
+without the original bytes; only if that fails too is the record lost, and then it is
+logged by position and counted in `closeknit_dead_letter_failures`. The dead-letter
+counter goes up only when the broker has acknowledged the letter, so it equals what the
+topic holds.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
-from service.core.dead_letter import dead_letter_json
+from service.core.dead_letter import dead_letter_json, letter_key, without_original
+from service.core.routing import SourcePosition
 from service.core.validation import Rejection
 
 if TYPE_CHECKING:
     from faust.types.tuples import Message
 
     from service.shell.app import Pipeline
+    from service.shell.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +37,7 @@ INTERNAL_ERROR = Rejection(
 
 async def park(pipeline: Pipeline, msg: Message, rejection: Rejection) -> None:
     """Send `msg` to dead-letters with `rejection` as the reason, and count it."""
+    position = SourcePosition(msg.topic, msg.partition, msg.offset)
     letter = dead_letter_json(
         msg.value or b"",
         rejection,
@@ -33,9 +45,48 @@ async def park(pipeline: Pipeline, msg: Message, rejection: Rejection) -> None:
         partition=msg.partition,
         offset=msg.offset,
         received_at=time.time(),
+        max_original_bytes=pipeline.settings.max_message_bytes,
+        key=msg.key,
     )
-    pipeline.metrics.dead_letters.labels(rejection.code).inc()
-    await pipeline.send("dead-letters", msg.key, letter)
+    await send_letter(pipeline, letter_key(msg.key), letter, rejection.code, position)
+
+
+async def send_letter(
+    pipeline: Pipeline, key: bytes | None, letter: bytes, code: str, position: SourcePosition
+) -> bool:
+    """Hand `letter` to the producer; False if even the letter without its original was
+    refused. Counted as a dead letter once the broker acknowledges it."""
+    topic = pipeline.settings.topic("dead-letters")
+    metrics = pipeline.metrics
+    for attempt in (letter, None):
+        try:
+            value = attempt if attempt is not None else without_original(letter)
+            sent = await pipeline.app.producer.send(topic, key, value, None, None, None)
+        except Exception as exc:
+            log.error(
+                "dead letter for %s[%d]@%d refused by the producer: %s",
+                position.topic, position.partition, position.offset, type(exc).__name__,
+            )  # fmt: skip
+            continue
+        delivery = asyncio.ensure_future(sent)  # the producer's own future: returned as is
+        delivery.add_done_callback(partial(_delivered, metrics, code, position))
+        return True
+    metrics.dead_letter_failures.labels(code).inc()
+    return False
+
+
+def _delivered(
+    metrics: Metrics, code: str, position: SourcePosition, delivery: asyncio.Future[Any]
+) -> None:
+    if not delivery.cancelled() and delivery.exception() is None:
+        metrics.dead_letters.labels(code).inc()
+        return
+    metrics.dead_letter_failures.labels(code).inc()
+    error = "cancelled" if delivery.cancelled() else type(delivery.exception()).__name__
+    log.error(
+        "dead letter for %s[%d]@%d not acknowledged: %s",
+        position.topic, position.partition, position.offset, error,
+    )  # fmt: skip
 
 
 async def park_after_error(pipeline: Pipeline, msg: Message, stage: str, exc: Exception) -> None:

@@ -361,6 +361,20 @@ def test_a_huge_record_is_refused_before_it_is_parsed() -> None:
     assert rejection.got == f"{len(huge)} bytes"
 
 
+def test_the_key_counts_toward_the_record_size_and_the_reason_says_how_much() -> None:
+    raw = orjson.dumps(mention())
+    limit = EventValidator(max_message_bytes=len(raw) + 5)
+
+    fits = limit.validate(raw, NOW, key_size=5)
+    over = limit.validate(raw, NOW, key_size=6)
+    opt_out_over = limit.validate_opt_out(orjson.dumps(opt_out()), NOW, key_size=len(raw))
+
+    assert isinstance(fits, Interaction)
+    assert isinstance(over, Rejection) and over.code == "oversize_message"
+    assert over.got == f"{len(raw) + 6} bytes (a 6-byte key and a {len(raw)}-byte value)"
+    assert isinstance(opt_out_over, Rejection) and opt_out_over.code == "oversize_message"
+
+
 def test_the_size_limit_applies_to_the_bytes_not_the_json() -> None:
     small = EventValidator(max_message_bytes=10)
 
