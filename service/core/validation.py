@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from service.core.duplicate_keys import first_repeated_key
 from service.core.interaction import Interaction, Kind
 from service.core.schemas import JsonSchemaValueException, Validator, compiled
 
@@ -29,6 +30,7 @@ REASONS: dict[str, str] = {
     "not_utf8": "The record is not valid UTF-8.",
     "invalid_json": "The record is not well-formed JSON.",
     "not_an_object": "The record's JSON value is not an object.",
+    "duplicate_key": "An object holds the same key twice; which value was meant is unknown.",
     "unknown_event_type": '"type" is missing or names an event this topic does not carry.',
     "missing_field": "A required field is absent.",
     "wrong_type": "A field holds the wrong JSON type.",
@@ -196,6 +198,9 @@ class EventValidator:
             return _undecodable(raw, exc)
         if type(data) is not dict:
             return Rejection("not_an_object", "$", "a JSON object", _describe(data, "$"))
+        repeated = first_repeated_key(raw, data)
+        if repeated is not None:
+            return _duplicate_key(*repeated)
         return data
 
     def _oversize(self, value_size: int, key_size: int) -> Rejection:
@@ -268,6 +273,17 @@ def rejection_from_schema_error(exc: JsonSchemaValueException) -> Rejection:
     elif rule == "minItems" and field == "$.target_ids":
         code = "empty_targets"
     return Rejection(code, field, _rule_words(rule, limit, definition, field), _got(rule, value))
+
+
+def _duplicate_key(path: tuple[str | int, ...], count: int) -> Rejection:
+    if not path:
+        return Rejection("duplicate_key", "$", "each key at most once in an object", "a repeat")
+    field = "$"
+    for part in path:
+        field = f"{field}[{part}]" if isinstance(part, int) else _child(field, part)
+    return Rejection(
+        "duplicate_key", field, "each key at most once in an object", f"the key {count} times"
+    )
 
 
 def _unknown_type(kind: object, expected: str) -> Rejection:

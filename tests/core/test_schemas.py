@@ -24,8 +24,9 @@ from service.core.validation import REASONS, EventValidator, OptOut, Rejection
 EXAMPLES = schemas_dir() / "examples"
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC).timestamp()
 EVENT_SCHEMAS = {"mention.v1", "reply.v1", "opt_out.v1"}
-# Rules JSON Schema cannot express; EventValidator checks them after the schema passed.
-BEYOND_SCHEMA = {"self_mention", "future_timestamp", "bad_timestamp"}
+# Rules JSON Schema cannot express; EventValidator checks them after the schema passed (a
+# repeated key is gone once the JSON is parsed, so the schema never sees it).
+BEYOND_SCHEMA = {"self_mention", "future_timestamp", "bad_timestamp", "duplicate_key"}
 
 
 def example_files(kind: str) -> list[Any]:

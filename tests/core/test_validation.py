@@ -385,6 +385,28 @@ def test_the_size_limit_applies_to_the_bytes_not_the_json() -> None:
     assert isinstance(at_limit, Rejection) and at_limit.code == "invalid_json"
 
 
+def test_a_repeated_key_is_refused_naming_the_field_whichever_value_comes_last() -> None:
+    event = orjson.dumps(mention())
+    two_types = b'{"type":"bogus",' + event[1:]
+    two_authors = event[:-1] + b',"author_id":"mallory"}'
+
+    for raw, field in ((two_types, "$.type"), (two_authors, "$.author_id")):
+        rejection = rejected(raw)
+        assert (rejection.code, rejection.field) == ("duplicate_key", field)
+        assert rejection.message() == (
+            f"{field}: expected each key at most once in an object, got the key 2 times"
+        )
+
+
+def test_a_repeated_key_in_an_opt_out_is_refused_too() -> None:
+    raw = orjson.dumps(opt_out())[:-1] + b',"opted_out":false}'
+
+    result = validator.validate_opt_out(raw, NOW)
+
+    assert isinstance(result, Rejection)
+    assert (result.code, result.field) == ("duplicate_key", "$.opted_out")
+
+
 def test_bytes_that_are_not_utf8_are_not_utf8_even_inside_a_json_string() -> None:
     raw = orjson.dumps(mention(text="caf\u00e9")).replace("é".encode(), b"\xe9")
 
@@ -444,6 +466,7 @@ def test_every_reason_code_is_snake_case_and_documented() -> None:
         "not_utf8",
         "invalid_json",
         "not_an_object",
+        "duplicate_key",
         "unknown_event_type",
         "missing_field",
         "wrong_type",
