@@ -27,6 +27,8 @@ import orjson
 from fastjsonschema import JsonSchemaValueException
 
 __all__ = [
+    "FORMATS",
+    "RFC3339_DATE_TIME",
     "SCHEMAS_DIR_ENV",
     "JsonSchemaValueException",
     "SchemaError",
@@ -41,6 +43,20 @@ SCHEMAS_DIR_ENV = "CLOSEKNIT_SCHEMAS_DIR"
 
 Validator = Callable[[Any], Any]
 """A compiled schema: returns its argument when valid, raises JsonSchemaValueException if not."""
+
+# fastjsonschema's date-time also takes an offset without its colon (`+0100`), which RFC 3339
+# does not (`time-numoffset = ("+" / "-") time-hour ":" time-minute`), so it is replaced.
+_DATE = (
+    r"\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)"
+    r"|02-(?:0[1-9]|1\d|2[0-8]))"
+    r"|(?:\d\d(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29"
+)
+RFC3339_DATE_TIME = (
+    r"^(?:" + _DATE + r")[Tt](?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)(?:\.\d+)?"
+    r"(?:[Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)\Z"
+)
+FORMATS = {"date-time": RFC3339_DATE_TIME}
+"""Formats asserted as their RFC says, where fastjsonschema's own are looser."""
 
 # Keywords whose value maps names to subschemas, and keywords whose value is data, not schema.
 _SCHEMA_MAPS = frozenset({"properties", "patternProperties", "dependentSchemas"})
@@ -121,7 +137,9 @@ def _compile(name: str, directory: Path) -> Validator:
     handlers = {"http": from_store, "https": from_store, "file": from_store}
     try:
         # fastjsonschema rewrites `$ref`s in place, so it gets a private copy.
-        validator: Validator = fastjsonschema.compile(copy.deepcopy(bundled), handlers=handlers)
+        validator: Validator = fastjsonschema.compile(
+            copy.deepcopy(bundled), handlers=handlers, formats=FORMATS
+        )
     except fastjsonschema.JsonSchemaDefinitionException as exc:
         raise SchemaError(f"{name}: {exc}") from None
     return validator

@@ -50,7 +50,7 @@ TEXT_FIELDS = frozenset({"$.text"})
 """Fields whose content is never echoed back, only its length."""
 
 EVENT_KINDS: tuple[Kind, ...] = ("mention", "reply")
-_DATE_TIME_WORDS = "an RFC 3339 date-time with a time zone, e.g. 2026-11-22T09:30:00Z"
+_DATE_TIME_WORDS = "an RFC 3339 date-time with a time zone (Z or ±hh:mm), e.g. 2026-11-22T09:30:00Z"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _TYPE_WORDS = {
     "string": "a string",

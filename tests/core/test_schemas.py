@@ -184,3 +184,26 @@ def test_a_recursive_ref_is_reported_not_looped(tmp_path: Path) -> None:
 def test_an_unknown_schema_name_lists_the_known_ones() -> None:
     with pytest.raises(SchemaError, match=r"known: .*mention\.v1"):
         compiled("nope.v9")
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("2026-11-22T09:30:00Z", True),
+        ("2026-11-22t09:30:00.123z", True),
+        ("2026-11-22T10:30:00+01:00", True),
+        ("2024-02-29T00:00:00-23:59", True),
+        ("2026-11-22T10:30:00+0100", False),  # ISO 8601's basic offset, not RFC 3339
+        ("2026-11-22T10:30:00+01", False),
+        ("2026-11-22 09:30:00Z", False),
+        ("2026-02-29T09:30:00Z", False),
+        ("2026-11-22T09:30:00Z\n", False),
+    ],
+)
+@pytest.mark.parametrize("schema", ["mention.v1", "opt_out.v1", "dead_letter.v1"])
+def test_date_time_is_rfc3339_in_every_compiled_schema(schema: str, value: str, ok: bool) -> None:
+    example = next((EXAMPLES / schema / "valid").glob("*.json"))
+    payload = json.loads(example.read_text())
+    payload["received_at" if schema == "dead_letter.v1" else "event_time"] = value
+
+    assert passes(schema, payload) is ok

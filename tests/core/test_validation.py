@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -107,7 +107,26 @@ def test_a_reply_targets_the_author_replied_to() -> None:
 
 def test_event_time_with_an_offset_is_converted_to_utc_unix_seconds() -> None:
     assert accepted(mention(event_time="2026-11-22T10:30:00+01:00")).event_time == EVENT_SECONDS
-    assert accepted(mention(event_time="2026-11-22T04:30:00-0500")).event_time == EVENT_SECONDS
+    assert accepted(mention(event_time="2026-11-22T04:30:00-05:00")).event_time == EVENT_SECONDS
+
+
+@settings(deadline=None)
+@given(
+    moment=st.datetimes(
+        min_value=datetime(2001, 1, 1), max_value=datetime(2026, 11, 1), timezones=st.just(UTC)
+    ),
+    minutes=st.integers(min_value=-(23 * 60 + 59), max_value=23 * 60 + 59),
+)
+def test_an_rfc3339_offset_needs_its_colon(moment: datetime, minutes: int) -> None:
+    sign, hours, mins = "+" if minutes >= 0 else "-", abs(minutes) // 60, abs(minutes) % 60
+    local = (moment + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%S")
+
+    with_colon = accepted(mention(event_time=f"{local}{sign}{hours:02d}:{mins:02d}"))
+    without = rejected(mention(event_time=f"{local}{sign}{hours:02d}{mins:02d}"))
+
+    assert with_colon.event_time == int(moment.timestamp())
+    assert (without.code, without.field) == ("bad_timestamp", "$.event_time")
+    assert "±hh:mm" in without.expected
 
 
 def test_fractional_seconds_and_lower_case_t_and_z_are_rfc3339_and_accepted() -> None:
@@ -225,6 +244,15 @@ REJECTIONS = [
     pytest.param(
         mention(event_time="2026-11-22 09:30:00Z"), "bad_timestamp", "$.event_time", id="space"
     ),
+    pytest.param(
+        mention(event_time="2026-11-22T10:30:00+0100"),
+        "bad_timestamp",
+        "$.event_time",
+        id="offset without its colon",
+    ),
+    pytest.param(
+        mention(event_time="2026-11-22T10:30:00+01"), "bad_timestamp", "$.event_time", id="+hh"
+    ),
     pytest.param(mention(event_time=1795339800), "wrong_type", "$.event_time", id="epoch number"),
     pytest.param(
         mention(event_time="2026-02-30T09:30:00Z"), "bad_timestamp", "$.event_time", id="30 Feb"
@@ -270,7 +298,7 @@ def test_the_message_reads_field_expected_got() -> None:
     rejection = rejected(mention(event_time="2026-11-22T09:30:00"))
 
     assert rejection.message() == (
-        "$.event_time: expected an RFC 3339 date-time with a time zone, "
+        "$.event_time: expected an RFC 3339 date-time with a time zone (Z or ±hh:mm), "
         'e.g. 2026-11-22T09:30:00Z, got "2026-11-22T09:30:00"'
     )
 
