@@ -12,7 +12,7 @@ import orjson
 
 from service.core.dead_letter import dead_letter_json, letter_key
 from service.core.failure import FailureClassifier
-from service.core.interaction import Interaction
+from service.core.interaction import Interaction, Kind
 from service.core.sentiment import SentimentScorer, effective_sentiment
 from service.core.validation import EventValidator, Rejection
 
@@ -72,10 +72,13 @@ def route_input(
     excludes: Callable[[str, float], bool] = lambda _person, _time: False,
     scorer: SentimentScorer | None = None,
     classifier: FailureClassifier | None = None,
+    topic_kind: Kind | None = None,
 ) -> Routed:
-    """Validate one record; fan a good one out per target, keyed by dyad."""
+    """Validate one record; fan a good one out per target, keyed by dyad.
+
+    `topic_kind` is the kind of event the record's topic carries (None: either)."""
     raw = raw if raw is not None else b""
-    result = validator.validate(raw, now, key_size=len(key) if key else 0)
+    result = validator.validate(raw, now, key_size=len(key) if key else 0, topic_kind=topic_kind)
     if isinstance(result, Rejection):
         letter = dead_letter_json(
             raw,

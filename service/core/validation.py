@@ -31,7 +31,9 @@ REASONS: dict[str, str] = {
     "invalid_json": "The record is not well-formed JSON.",
     "not_an_object": "The record's JSON value is not an object.",
     "duplicate_key": "An object holds the same key twice; which value was meant is unknown.",
-    "unknown_event_type": '"type" is missing or names an event this topic does not carry.',
+    "unknown_event_type": '"type" is missing or names no event closeknit knows on this topic.',
+    "wrong_topic": '"type" names an event of another input topic (a reply on mentions, a '
+    "mention on replies).",
     "missing_field": "A required field is absent.",
     "wrong_type": "A field holds the wrong JSON type.",
     "invalid_value": "A field breaks a schema rule: pattern, enum, const, range, length, "
@@ -50,6 +52,7 @@ TEXT_FIELDS = frozenset({"$.text"})
 """Fields whose content is never echoed back, only its length."""
 
 EVENT_KINDS: tuple[Kind, ...] = ("mention", "reply")
+KIND_PLURALS: dict[Kind, str] = {"mention": "mentions", "reply": "replies"}
 _DATE_TIME_WORDS = "an RFC 3339 date-time with a time zone (Z or ±hh:mm), e.g. 2026-11-22T09:30:00Z"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _TYPE_WORDS = {
@@ -112,10 +115,13 @@ class EventValidator:
             max_future_skew_s=settings.max_future_skew_s,
         )
 
-    def validate(self, raw: bytes, now: float, *, key_size: int = 0) -> Interaction | Rejection:
+    def validate(
+        self, raw: bytes, now: float, *, key_size: int = 0, topic_kind: Kind | None = None
+    ) -> Interaction | Rejection:
         """A mention or reply, chosen by the payload's "type"; `now` is Unix seconds.
 
         `key_size` is the length of the record's Kafka key: it counts toward the record size.
+        `topic_kind` is the one kind the record's topic carries (None: either).
         """
         data = self._decode(raw, key_size)
         if isinstance(data, Rejection):
@@ -126,7 +132,11 @@ class EventValidator:
         elif kind == "reply":
             schema = self._reply
         else:
-            return _unknown_type(kind, 'type "mention" or "reply"')
+            return _unknown_type(kind, _expected_type(topic_kind))
+        if topic_kind is not None and kind != topic_kind:
+            return Rejection(
+                "wrong_topic", "$.type", _expected_type(topic_kind), _describe(kind, "$.type")
+            )
         problem = _check(schema, data)
         if problem is not None:
             return problem
@@ -284,6 +294,12 @@ def _duplicate_key(path: tuple[str | int, ...], count: int) -> Rejection:
     return Rejection(
         "duplicate_key", field, "each key at most once in an object", f"the key {count} times"
     )
+
+
+def _expected_type(topic_kind: Kind | None) -> str:
+    if topic_kind is None:
+        return 'type "mention" or "reply"'
+    return f'type "{topic_kind}" (this topic carries {KIND_PLURALS[topic_kind]} only)'
 
 
 def _unknown_type(kind: object, expected: str) -> Rejection:

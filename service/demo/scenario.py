@@ -245,6 +245,7 @@ def _with_corruptions(events: list[ScenarioEvent], rng: random.Random) -> list[S
     wrong_type = dict(good, event_id="bad-type", text=42)
     unknown = dict(good, event_id="bad-kind", type="retweet")
     oversize = dict(good, event_id="bad-long", text="x" * 20000)
+    repeated = b'{"type": "share", ' + orjson.dumps(dict(good, event_id="bad-repeat"))[1:]
     broken: list[tuple[bytes, str]] = [
         (b'{"type": "mention", "event_id": ', "invalid_json"),
         (b"\xff\xfe not utf-8 \xc3\x28", "not_utf8"),
@@ -254,10 +255,26 @@ def _with_corruptions(events: list[ScenarioEvent], rng: random.Random) -> list[S
         (orjson.dumps(wrong_type), "wrong_type"),
         (orjson.dumps(unknown), "unknown_event_type"),
         (orjson.dumps(oversize), "oversize_text"),
+        (repeated, "duplicate_key"),
+        (orjson.dumps(dict(good, event_id="bad-topic")), "wrong_topic"),
     ]
     out = list(events)
     for n, (payload, reason) in enumerate(broken * 3):
         index = rng.randrange(len(out))
-        kind: Kind = "mention" if n % 2 == 0 else "reply"
+        kind = _topic_for(payload, reason, n)
         out.insert(index, ScenarioEvent(kind, b"bad", payload, out[index].event_time, reason))
     return out
+
+
+def _topic_for(payload: bytes, reason: str, n: int) -> Kind:
+    """The topic a corrupted record goes to: its own kind's, so that it is refused for the
+    fault planted in it and not as wrong_topic (the one planted on the other topic)."""
+    try:
+        own = orjson.loads(payload).get("type")
+    except (orjson.JSONDecodeError, AttributeError):
+        own = None
+    if own not in ("mention", "reply"):
+        return "mention" if n % 2 == 0 else "reply"
+    if reason == "wrong_topic":
+        return "reply" if own == "mention" else "mention"
+    return "mention" if own == "mention" else "reply"

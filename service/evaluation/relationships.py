@@ -226,7 +226,10 @@ class RelationshipReplay:
     def validate(self, record: SourceRecord) -> Interaction | None:
         """The ingest stage: the record as an interaction, or None (counted as rejected)."""
         self.events_in += 1
-        result = self.validator.validate(record.payload, record.event_time + CLOCK_SKEW_S)
+        # `kind` picks the topic the record would be published to, which carries that kind only.
+        result = self.validator.validate(
+            record.payload, record.event_time + CLOCK_SKEW_S, topic_kind=record.kind
+        )
         if isinstance(result, Rejection):
             self.rejected[result.code] += 1
             return None

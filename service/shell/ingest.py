@@ -11,6 +11,7 @@ from service.shell.parking import park_after_error, send_letter
 if TYPE_CHECKING:
     from faust.types import StreamT
 
+    from service.core.interaction import Kind
     from service.shell.app import Pipeline
 
 
@@ -25,6 +26,12 @@ def register(pipeline: Pipeline) -> None:
         value_type=bytes,
         allow_empty=True,
     )
+
+    # Each input topic carries one kind: a reply on mentions is refused as wrong_topic.
+    kinds: dict[str, Kind] = {
+        settings.topic("mentions"): "mention",
+        settings.topic("replies"): "reply",
+    }
 
     @app.agent(source, name="closeknit.ingest")
     async def ingest(stream: StreamT) -> None:
@@ -44,6 +51,7 @@ def register(pipeline: Pipeline) -> None:
                     excludes=pipeline.optouts.excludes,
                     scorer=pipeline.scorer,
                     classifier=pipeline.classifier,
+                    topic_kind=kinds.get(msg.topic),
                 )
                 await deliver(pipeline, routed, position, now)
             except Exception as exc:

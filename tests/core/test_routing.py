@@ -83,3 +83,20 @@ def test_a_record_within_the_limit_is_kept_whole_in_its_letter() -> None:
     assert record["reason_code"] == "unknown_event_type"
     assert original_bytes(record) == raw and record["original_truncated"] is False
     assert letter.key is None
+
+
+def test_a_valid_reply_on_the_mentions_topic_is_dead_lettered_as_wrong_topic() -> None:
+    reply = orjson.loads(good())
+    reply.update(type="reply", in_reply_to_author_id="ben")
+    del reply["target_ids"]
+
+    on_mentions = route_input(
+        orjson.dumps(reply), b"r1", POSITION, now=NOW, validator=validator, topic_kind="mention"
+    )
+    on_replies = route_input(
+        orjson.dumps(reply), b"r1", POSITION, now=NOW, validator=validator, topic_kind="reply"
+    )
+
+    assert on_mentions.rejection is not None and on_mentions.rejection.code == "wrong_topic"
+    assert [o.topic for o in on_mentions.outgoing] == ["dead-letters"]
+    assert [o.topic for o in on_replies.outgoing] == ["interactions"]

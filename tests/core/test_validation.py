@@ -353,6 +353,39 @@ def test_an_opt_out_topic_refuses_mentions_as_unknown_event_type() -> None:
     assert result.expected == 'type "opt_out"'
 
 
+@pytest.mark.parametrize(
+    ("payload", "topic_kind", "expected"),
+    [
+        (reply(), "mention", 'type "mention" (this topic carries mentions only)'),
+        (mention(), "reply", 'type "reply" (this topic carries replies only)'),
+    ],
+    ids=["reply on mentions", "mention on replies"],
+)
+def test_an_event_on_the_other_input_topic_is_wrong_topic(
+    payload: dict[str, Any], topic_kind: Any, expected: str
+) -> None:
+    result = validator.validate(orjson.dumps(payload), NOW, topic_kind=topic_kind)
+
+    assert isinstance(result, Rejection)
+    assert (result.code, result.field, result.expected) == ("wrong_topic", "$.type", expected)
+    assert result.got == f'"{payload["type"]}"'
+
+
+def test_each_kind_is_accepted_on_its_own_topic_and_either_without_one() -> None:
+    for payload, kind in ((mention(), "mention"), (reply(), "reply")):
+        assert isinstance(
+            validator.validate(orjson.dumps(payload), NOW, topic_kind=kind), Interaction
+        )
+        assert isinstance(validator.validate(orjson.dumps(payload), NOW), Interaction)
+
+
+def test_an_unknown_type_on_a_topic_says_what_that_topic_carries() -> None:
+    result = validator.validate(orjson.dumps(mention(type="share")), NOW, topic_kind="reply")
+
+    assert isinstance(result, Rejection) and result.code == "unknown_event_type"
+    assert result.expected == 'type "reply" (this topic carries replies only)'
+
+
 def test_oversize_text_gives_the_length_never_the_text() -> None:
     secret = "private words " * 800
     rejection = rejected(mention(text=secret))
@@ -496,6 +529,7 @@ def test_every_reason_code_is_snake_case_and_documented() -> None:
         "not_an_object",
         "duplicate_key",
         "unknown_event_type",
+        "wrong_topic",
         "missing_field",
         "wrong_type",
         "invalid_value",
