@@ -11,12 +11,14 @@ express: the size of the raw record, event times relative to the clock, and self
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from service.core.characters import code_point, escape_invisible, first_invisible
 from service.core.duplicate_keys import first_repeated_key
 from service.core.interaction import Interaction, Kind
 from service.core.schemas import JsonSchemaValueException, Validator, compiled
@@ -54,6 +56,8 @@ TEXT_FIELDS = frozenset({"$.text"})
 EVENT_KINDS: tuple[Kind, ...] = ("mention", "reply")
 KIND_PLURALS: dict[Kind, str] = {"mention": "mentions", "reply": "replies"}
 _DATE_TIME_WORDS = "an RFC 3339 date-time with a time zone (Z or ±hh:mm), e.g. 2026-11-22T09:30:00Z"
+_ID_WORDS = "a person id without control or format characters (Unicode Cc, Cf)"
+_VERSION_WORDS = "schema_version 1, written as the integer 1"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _TYPE_WORDS = {
     "string": "a string",
@@ -137,15 +141,19 @@ class EventValidator:
             return Rejection(
                 "wrong_topic", "$.type", _expected_type(topic_kind), _describe(kind, "$.type")
             )
-        problem = _check(schema, data)
+        problem = _check(schema, data) or _schema_version(data)
         if problem is not None:
             return problem
         event_time = self._event_time(data["event_time"], now)
         if isinstance(event_time, Rejection):
             return event_time
-        author: str = data["author_id"]
+        author = _person_id(data["author_id"], "$.author_id")
+        if isinstance(author, Rejection):
+            return author
         if kind == "mention":
-            targets = _unique(data["target_ids"], author)
+            targets = _targets(data["target_ids"], author)
+            if isinstance(targets, Rejection):
+                return targets
             if not targets:
                 return Rejection(
                     "self_mention",
@@ -154,7 +162,9 @@ class EventValidator:
                     "only the author",
                 )
         else:
-            replied_to: str = data["in_reply_to_author_id"]
+            replied_to = _person_id(data["in_reply_to_author_id"], "$.in_reply_to_author_id")
+            if isinstance(replied_to, Rejection):
+                return replied_to
             if replied_to == author:
                 return Rejection(
                     "self_mention",
@@ -186,15 +196,18 @@ class EventValidator:
         kind = data.get("type")
         if kind != "opt_out":
             return _unknown_type(kind, 'type "opt_out"')
-        problem = _check(self._opt_out, data)
+        problem = _check(self._opt_out, data) or _schema_version(data)
         if problem is not None:
             return problem
         event_time = self._event_time(data["event_time"], now)
         if isinstance(event_time, Rejection):
             return event_time
+        person = _person_id(data["person_id"], "$.person_id")
+        if isinstance(person, Rejection):
+            return person
         return OptOut(
             event_id=data["event_id"],
-            person_id=data["person_id"],
+            person_id=person,
             opted_out=data["opted_out"],
             event_time=event_time,
         )
@@ -371,8 +384,9 @@ def _describe(value: Any, field: str | None) -> str:
 
 
 def _short(text: str, keep: int = 48) -> str:
-    """`text` JSON-quoted (control characters escaped), cut to about `keep` characters."""
-    quoted = _json(text)
+    """`text` JSON-quoted (control, format and separator characters escaped), cut to about
+    `keep` characters."""
+    quoted = escape_invisible(_json(text))
     if len(quoted) <= keep + 2:
         return quoted
     return f'{quoted[: keep + 1]}…" ({len(text)} characters)'
@@ -416,14 +430,37 @@ def _rfc3339(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
 
 
-def _unique(ids: list[str], author: str) -> tuple[str, ...]:
-    """`ids` in order, without repeats and without the author. A loop: faster than dict.fromkeys
-    for the few ids of a typical event, and the schema caps the list at 50."""
+def _targets(ids: list[str], author: str) -> tuple[str, ...] | Rejection:
+    """`ids` normalised, in order, without repeats and without the author. A loop: faster
+    than dict.fromkeys for the few ids of a typical event, and the schema caps them at 50."""
     kept: list[str] = []
-    for person in ids:
+    for index, given in enumerate(ids):
+        person = given if given.isascii() else _person_id(given, f"$.target_ids[{index}]")
+        if isinstance(person, Rejection):
+            return person
         if person != author and person not in kept:
             kept.append(person)
     return tuple(kept)
+
+
+def _person_id(value: str, field: str) -> str | Rejection:
+    """A person id in NFC, so that two spellings of one name are one person; refused if it
+    holds an invisible character (the schema's pattern already refused whitespace and Cc)."""
+    if value.isascii():
+        return value  # ASCII is NFC and has no format characters
+    at = first_invisible(value)
+    if at is not None:
+        return Rejection("invalid_value", field, _ID_WORDS, f"{code_point(value[at])} at {at}")
+    return unicodedata.normalize("NFC", value)
+
+
+def _schema_version(data: dict[str, Any]) -> Rejection | None:
+    """The schema's `const: 1` also takes 1.0 (JSON Schema compares numbers by value); the
+    contract is the integer written `1`."""
+    version = data["schema_version"]
+    if type(version) is int:
+        return None
+    return Rejection("invalid_value", "$.schema_version", _VERSION_WORDS, _describe(version, None))
 
 
 def _tags(values: list[str] | None) -> tuple[str, ...]:

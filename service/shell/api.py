@@ -8,6 +8,7 @@ Dyad and person lookups are routed to the worker that owns the key (Faust table 
 
 from __future__ import annotations
 
+import unicodedata
 from typing import TYPE_CHECKING, Any
 
 from faust import web
@@ -112,6 +113,7 @@ def register(pipeline: Pipeline) -> None:
             at = _read_at(pipeline, request)
         except BadQuery as exc:
             return json_response(view, {"error": str(exc)}, status=400)
+        person_id = nfc(person_id)
         key = person_id.encode()
         elsewhere = await routed(pipeline.people, key, view, request)
         if elsewhere is not None:
@@ -147,6 +149,7 @@ def register(pipeline: Pipeline) -> None:
             at = _read_at(pipeline, request)
         except BadQuery as exc:
             return json_response(view, {"error": str(exc)}, status=400)
+        a, b = nfc(a), nfc(b)
         key = dyad_key(a, b).encode()
         elsewhere = await routed(pipeline.dyads, key, view, request)
         if elsewhere is not None:
@@ -163,5 +166,11 @@ OTHER_WORKER = (
     "cluster-feed topic's partition"
 )
 HINT = (
-    "ids are exact and case-sensitive; a person who opted out, or who has no ties yet, is not found"
+    "ids are exact and case-sensitive (Unicode-normalised to NFC); a person who opted out, or "
+    "who has no ties yet, is not found"
 )
+
+
+def nfc(person_id: str) -> str:
+    """Ingest stores ids in NFC, so a lookup by another spelling finds the same person."""
+    return unicodedata.normalize("NFC", person_id)

@@ -27,6 +27,12 @@ EVENT_SCHEMAS = {"mention.v1", "reply.v1", "opt_out.v1"}
 # Rules JSON Schema cannot express; EventValidator checks them after the schema passed (a
 # repeated key is gone once the JSON is parsed, so the schema never sees it).
 BEYOND_SCHEMA = {"self_mention", "future_timestamp", "bad_timestamp", "duplicate_key"}
+# Examples whose fault the schema states in a description but cannot check: Unicode format
+# characters (Cf) in an id, and schema_version 1.0 (equal to 1 for JSON Schema).
+POST_CHECKED = {
+    "invalid_value__author_id_with_zero_width_space.json",
+    "invalid_value__schema_version_1_0.json",
+}
 
 
 def example_files(kind: str) -> list[Any]:
@@ -90,7 +96,9 @@ def test_invalid_examples_are_refused_for_the_reason_in_their_name(schema: str, 
     assert isinstance(result, Rejection)
     assert result.code == code, result.message()
     if passes(schema, payload):
-        assert code in BEYOND_SCHEMA, f"{path.name} passes the schema but is not a post-check"
+        assert code in BEYOND_SCHEMA or path.name in POST_CHECKED, (
+            f"{path.name} passes the schema but is not a post-check"
+        )
 
 
 def test_cross_file_refs_carry_the_referenced_rules() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -384,6 +385,105 @@ def test_an_unknown_type_on_a_topic_says_what_that_topic_carries() -> None:
 
     assert isinstance(result, Rejection) and result.code == "unknown_event_type"
     assert result.expected == 'type "reply" (this topic carries replies only)'
+
+
+# --- person ids and schema_version ------------------------------------------------------
+
+INVISIBLE_IDS = [
+    pytest.param("\x7f", id="DEL"),
+    pytest.param("\x9b", id="CSI"),
+    pytest.param("\x85", id="NEL"),
+    pytest.param("\u200b", id="zero-width space"),
+    pytest.param("\ufeff", id="BOM"),
+    pytest.param("\u202e", id="right-to-left override"),
+    pytest.param("\U000e0001", id="language tag"),
+]
+
+
+@pytest.mark.parametrize("char", INVISIBLE_IDS)
+@pytest.mark.parametrize(
+    ("make", "field"),
+    [
+        (lambda bad: mention(author_id=bad), "$.author_id"),
+        (lambda bad: mention(target_ids=["ben", bad]), "$.target_ids[1]"),
+        (lambda bad: reply(in_reply_to_author_id=bad), "$.in_reply_to_author_id"),
+    ],
+    ids=["author", "target", "replied to"],
+)
+def test_a_control_or_format_character_in_a_person_id_is_refused(
+    char: str, make: Any, field: str
+) -> None:
+    rejection = rejected(make(f"an{char}a"))
+
+    assert (rejection.code, rejection.field) == ("invalid_value", field)
+    assert char not in rejection.message(), "the reason never prints the character itself"
+
+
+def test_an_invisible_character_is_named_by_its_code_point_and_position() -> None:
+    rejection = rejected(mention(author_id="ana\u200b"))
+
+    assert rejection.message() == (
+        "$.author_id: expected a person id without control or format characters "
+        "(Unicode Cc, Cf), got U+200B at 3"
+    )
+
+
+def test_an_opt_out_of_an_invisible_id_is_refused() -> None:
+    result = validator.validate_opt_out(orjson.dumps(opt_out(person_id="ana\ufeff")), NOW)
+
+    assert isinstance(result, Rejection)
+    assert (result.code, result.field) == ("invalid_value", "$.person_id")
+
+
+def test_two_spellings_of_one_id_are_one_person() -> None:
+    composed, decomposed = "Jos\u00e9", "Jose\u0301"
+
+    event = accepted(mention(author_id=decomposed, target_ids=[composed, decomposed, "ben"]))
+    choice = validator.validate_opt_out(orjson.dumps(opt_out(person_id=decomposed)), NOW)
+
+    assert event.actor == composed
+    assert event.targets == ("ben",), "both spellings are the author: a partial self-mention"
+    assert accepted(reply(in_reply_to_author_id=decomposed)).targets == (composed,)
+    assert isinstance(choice, OptOut) and choice.person_id == composed
+
+
+@settings(deadline=None)
+@given(st.text(min_size=1, max_size=12))
+def test_an_accepted_id_is_nfc_without_invisible_characters_whatever_its_spelling(
+    name: str,
+) -> None:
+    spellings = {unicodedata.normalize(form, name) for form in ("NFC", "NFD")}
+    results = [validator.validate(orjson.dumps(mention(author_id=s)), NOW) for s in spellings]
+
+    actors = {r.actor for r in results if isinstance(r, Interaction)}
+    assert len(actors) <= 1, "every spelling is the same person"
+    for actor in actors:
+        assert unicodedata.is_normalized("NFC", actor)
+        assert not any(unicodedata.category(c) in ("Cc", "Cf") for c in actor)
+
+
+@pytest.mark.parametrize(
+    "raw_version", [b"1.0", b"1e0", b"1E0", b"1.0e0", b"true", b"1.5", b'"1"', b"-1"]
+)
+def test_schema_version_must_be_the_integer_1(raw_version: bytes) -> None:
+    payload = orjson.dumps(mention(schema_version=7)).replace(b"7", raw_version, 1)
+
+    rejection = rejected(payload)
+
+    assert (rejection.code, rejection.field) == ("invalid_value", "$.schema_version")
+    assert rejection.expected.startswith("schema_version 1")
+
+
+def test_an_opt_out_with_schema_version_1_0_is_refused_too() -> None:
+    raw = orjson.dumps(opt_out()).replace(b'"schema_version":1', b'"schema_version":1.0')
+    result = validator.validate_opt_out(raw, NOW)
+    assert isinstance(result, Rejection) and result.field == "$.schema_version"
+
+
+def test_a_reason_never_carries_a_raw_invisible_character() -> None:
+    for char in ("\x85", "\u2028", "\u202e", "\x9b"):
+        rejection = rejected(mention(event_id=f"e{char}", event_time=f"2026{char}"))
+        assert char not in rejection.message() and char not in rejection.got
 
 
 def test_oversize_text_gives_the_length_never_the_text() -> None:
