@@ -1,4 +1,9 @@
-"""Readable one-record renderings of alerts and dead letters for `tail` and the demo."""
+"""Readable one-record renderings of alerts and dead letters for `tail` and the demo.
+
+Text from a record is shown through `shown`: control and format characters in it (a dead
+letter's `got` may hold U+0085 or U+009B from hostile input) are printed as escapes, never
+sent to the terminal, and rich markup in it is printed literally.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,14 @@ from typing import Any
 import orjson
 from rich.markup import escape
 
+from service.core.characters import escape_invisible
+
 STATE_STYLE = {"open": "bold red", "update": "yellow", "resolved": "green"}
+
+
+def shown(value: object) -> str:
+    """`value` as text safe for a terminal and for rich markup."""
+    return escape(escape_invisible(str(value)))
 
 
 def render_dead_letter(letter: dict[str, Any]) -> str:
@@ -15,9 +27,9 @@ def render_dead_letter(letter: dict[str, Any]) -> str:
     where = (
         f"{source.get('topic', '?')}[{source.get('partition', '?')}]@{source.get('offset', '?')}"
     )
-    code = escape(str(letter.get("reason_code", "?")))
-    reason = escape(str(letter.get("reason", "")))
-    return f"[magenta]DEAD LETTER[/] {code:20} {escape(where)}  {reason}"
+    code = shown(letter.get("reason_code", "?"))
+    reason = shown(letter.get("reason", ""))
+    return f"[magenta]DEAD LETTER[/] {code:20} {shown(where)}  {reason}"
 
 
 def render_alert(alert: dict[str, Any]) -> str:
@@ -29,19 +41,19 @@ def render_alert(alert: dict[str, Any]) -> str:
         f"{alert.get('severity', '')} {subject.get('type', '')} {subject.get('id', '')}{topic} "
         f"score {float(alert.get('score', 0.0)):.2f}"
     )
-    head = f"[{style}]{state.upper():8}[/] [bold]{escape(str(alert.get('kind', '?')))}[/] "
-    lines = [head + escape(details), f"    {escape(str(alert.get('summary', '')))}"]
+    head = f"[{style}]{state.upper():8}[/] [bold]{shown(alert.get('kind', '?'))}[/] "
+    lines = [head + shown(details), f"    {shown(alert.get('summary', ''))}"]
     evidence = alert.get("evidence", {})
     people = evidence.get("people") or []
     if people:
         names = ", ".join(str(p.get("id")) for p in people[:6])
-        lines.append(f"    people: {escape(names)}{' …' if len(people) > 6 else ''}")
+        lines.append(f"    people: {shown(names)}{' …' if len(people) > 6 else ''}")
     ties = evidence.get("ties") or []
     if ties:
-        shown = ", ".join(
+        tie_list = ", ".join(
             f"{t.get('a')}↔{t.get('b')} {float(t.get('strength', 0)):.2f}" for t in ties[:4]
         )
-        lines.append(f"    ties: {escape(shown)}")
+        lines.append(f"    ties: {shown(tie_list)}")
     return "\n".join(lines)
 
 
@@ -52,9 +64,9 @@ def render_record(topic_kind: str, value: bytes | None) -> str:
     try:
         data = orjson.loads(value)
     except orjson.JSONDecodeError:
-        return repr(value[:200])
+        return escape(repr(value[:200]))
     if topic_kind == "dead-letters":
         return render_dead_letter(data)
     if topic_kind == "alerts":
         return render_alert(data)
-    return orjson.dumps(data).decode()
+    return shown(orjson.dumps(data).decode())

@@ -11,6 +11,7 @@ from rich.console import Console
 from service.broker.reader import read_topic
 from service.cli.render import render_record
 from service.config import load_settings
+from service.core.characters import escape_invisible
 from service.shell.topics import CATALOG_NAMES
 
 SHORT_NAMES = CATALOG_NAMES
@@ -59,6 +60,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
 
+def raw_line(value: bytes | None) -> str:
+    """A record as one line of its own text. Control and format characters become JSON
+    escapes, which inside a JSON string mean the same: the JSON is unchanged, the terminal
+    safe. JSON's whitespace (tab, newline, carriage return) is left as it is."""
+    text = (value or b"null").decode("utf-8", "replace")
+    return escape_invisible(text, keep="\t\n\r") + "\n"
+
+
 async def _tail(
     bootstrap: str, topic: str, kind: str, args: argparse.Namespace, console: Console
 ) -> int:
@@ -72,7 +81,7 @@ async def _tail(
             bootstrap, topic, from_beginning=from_beginning, follow=not args.no_follow
         ):
             if args.json:
-                sys.stdout.write((record.value or b"null").decode("utf-8", "replace") + "\n")
+                sys.stdout.write(raw_line(record.value))
                 sys.stdout.flush()
             else:
                 console.print(render_record(kind, record.value))
