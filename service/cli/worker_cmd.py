@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from service.config import load_settings
 
@@ -38,9 +39,23 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    problem = ensure_data_dir(settings.data_dir)
+    if problem:
+        print(f"closeknit worker: {problem}", file=sys.stderr)
+        return 2
     try:
         with prepare_broker(settings) as ready_settings:
             return run_worker(ready_settings)
     except BrokerUnavailable as exc:
         print(f"closeknit worker: {exc}", file=sys.stderr)
         return 2
+
+
+def ensure_data_dir(path: Path) -> str | None:
+    """Create the data directory and its parents; Faust creates only the last level of its
+    datadir and died with FileNotFoundError when CLOSEKNIT_DATA_DIR did not exist."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot create CLOSEKNIT_DATA_DIR={path}: {exc.strerror or exc}"
+    return None
