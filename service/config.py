@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from service.config_rules import broker_problem, range_problem
+
 DEFAULT_EMBEDDED_PORT = 19092
 
 
@@ -30,7 +32,12 @@ class Settings:
     )
     embedded_port: int = field(
         default=DEFAULT_EMBEDDED_PORT,
-        metadata={"env": "CLOSEKNIT_EMBEDDED_PORT", "doc": "Port of the embedded broker."},
+        metadata={
+            "env": "CLOSEKNIT_EMBEDDED_PORT",
+            "doc": "Port of the embedded broker.",
+            "min": 1,
+            "max": 65535,
+        },
     )
     topic_prefix: str = field(
         default="closeknit.",
@@ -41,6 +48,8 @@ class Settings:
         metadata={
             "env": "CLOSEKNIT_PARTITIONS",
             "doc": "Partitions of each keyed topic and table (the unit of parallelism).",
+            "min": 1,
+            "max": 10000,
         },
     )
     app_id: str = field(
@@ -59,7 +68,12 @@ class Settings:
     )
     web_port: int = field(
         default=6066,
-        metadata={"env": "CLOSEKNIT_WEB_PORT", "doc": "Port of the worker's web server."},
+        metadata={
+            "env": "CLOSEKNIT_WEB_PORT",
+            "doc": "Port of the worker's web server.",
+            "min": 1,
+            "max": 65535,
+        },
     )
     api_token: str | None = field(
         default=None,
@@ -78,6 +92,8 @@ class Settings:
         metadata={
             "env": "CLOSEKNIT_MAX_MESSAGE_BYTES",
             "doc": "Input records larger than this go to the dead-letter topic unparsed.",
+            "min": 1024,
+            "max": 1048576,
         },
     )
     max_future_skew_s: float = field(
@@ -85,6 +101,8 @@ class Settings:
         metadata={
             "env": "CLOSEKNIT_MAX_FUTURE_SKEW_S",
             "doc": "Events stamped further than this into the future (wall clock) are rejected.",
+            "min": 0.0,
+            "max": 86400.0,
         },
     )
     session_timeout_s: float | None = field(
@@ -93,6 +111,8 @@ class Settings:
             "env": "CLOSEKNIT_SESSION_TIMEOUT_S",
             "doc": "Consumer-group session timeout. Unset: 6 s on the embedded broker (Tansu "
             "holds every group join for half of it), Faust's 60 s on Kafka.",
+            "gt": 0.0,
+            "max": 1800.0,
         },
     )
     fetch_max_wait_ms: int | None = field(
@@ -103,6 +123,8 @@ class Settings:
             "the embedded broker (Tansu does not wake a waiting fetch when data arrives, so "
             "Faust's fixed 1,500 ms cost about 450 ms per pipeline hop), Faust's 1,500 ms on "
             "Kafka.",
+            "min": 0,
+            "max": 30000,
         },
     )
     producer_linger_ms: int = field(
@@ -112,6 +134,8 @@ class Settings:
             "doc": "How long the worker's producer holds a record to batch it with others. "
             "Faust's 0 sent a request per record: measured on the embedded broker, 20 ms "
             "about doubled end-to-end throughput, at up to 20 ms more latency per hop.",
+            "min": 0,
+            "max": 10000,
         },
     )
     half_life_days: float = field(
@@ -119,17 +143,26 @@ class Settings:
         metadata={
             "env": "CLOSEKNIT_HALF_LIFE_DAYS",
             "doc": "Half-life of tie weights, in days of event time.",
+            "gt": 0.0,
+            "max": 3650.0,
         },
     )
     weight_mention: float = field(
         default=1.0,
-        metadata={"env": "CLOSEKNIT_WEIGHT_MENTION", "doc": "Tie weight of one mention."},
+        metadata={
+            "env": "CLOSEKNIT_WEIGHT_MENTION",
+            "doc": "Tie weight of one mention.",
+            "gt": 0.0,
+            "max": 1000.0,
+        },
     )
     weight_reply: float = field(
         default=2.0,
         metadata={
             "env": "CLOSEKNIT_WEIGHT_REPLY",
             "doc": "Tie weight of one reply (a conversation turn: more effort than a mention).",
+            "gt": 0.0,
+            "max": 1000.0,
         },
     )
     dedup_horizon_days: float = field(
@@ -138,6 +171,8 @@ class Settings:
             "env": "CLOSEKNIT_DEDUP_HORIZON_DAYS",
             "doc": "How far behind a dyad's newest event a repeat is still recognised; older "
             "events go to the dead-letter topic as `too_late`.",
+            "gt": 0.0,
+            "max": 365.0,
         },
     )
     strong_tie_threshold: float = field(
@@ -145,6 +180,8 @@ class Settings:
         metadata={
             "env": "CLOSEKNIT_STRONG_TIE_THRESHOLD",
             "doc": "Tie strength (0 to 1) at or above which a tie counts as strong.",
+            "gt": 0.0,
+            "lt": 1.0,
         },
     )
     failure_taxonomy: Path | None = field(
@@ -162,6 +199,7 @@ class Settings:
             "doc": "Relationship-based influence (overall or in the topic) a person needs before "
             "turning negative raises an alert; 10 is about ten balanced two-way ties active in "
             "the last half-life.",
+            "min": 0.0,
         },
     )
     log_level: str = field(
@@ -276,16 +314,35 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     """Read settings from the environment; keyword overrides win (used by CLI flags)."""
     env = os.environ if environ is None else environ
     values: dict[str, object] = {}
+    given: dict[str, str] = {}  # how each value was written, for the error messages
     for spec in fields(Settings):
         var = spec.metadata["env"]
         raw = env.get(var)
         if raw is not None and raw != "":
             values[spec.name] = _convert(var, raw, str(spec.type))
-    values.update({k: v for k, v in overrides.items() if v is not None})
+            given[spec.name] = f"{var}={raw!r}"
+    for name, value in overrides.items():
+        if value is not None:
+            values[name] = value
+            # A keyword override comes from a CLI flag (--broker, --web-port).
+            given[name] = f"--{name.replace('_', '-')}={value!r}"
+    _check(values, given)
     broker = values.get("broker")
     if isinstance(broker, str) and "://" not in broker:
         values["broker"] = f"kafka://{broker}"
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def _check(values: Mapping[str, object], given: Mapping[str, str]) -> None:
+    """Ranges from each field's metadata, and the broker URL's form."""
+    for spec in fields(Settings):
+        value = values.get(spec.name)
+        if spec.name == "broker" and isinstance(value, str):
+            problem = broker_problem(value)
+        else:
+            problem = range_problem(value, spec.metadata, str(spec.type).startswith("int"))
+        if problem:
+            raise ConfigError(f"{given.get(spec.name, spec.name)}: {problem}")
 
 
 def settings_doc() -> list[tuple[str, str, str]]:
