@@ -149,7 +149,7 @@ def community_updates(data_dir: Path | None = None, limit: int | None = None) ->
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m service.bench.core")
+    parser = argparse.ArgumentParser(prog="python -m service.bench.core", allow_abbrev=False)
     parser.add_argument("--memory", action="store_true", required=True)
     parser.add_argument("--limit", type=int)
     parser.add_argument("--no-text", action="store_true")

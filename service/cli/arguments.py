@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser without prefix matching: argparse would otherwise read
+    `replay --speed 10` as `--speedup 10`. Subcommand parsers take their parent's class,
+    so every parser under `closeknit` is one of these."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
 
 
 def positive_int(text: str) -> int:

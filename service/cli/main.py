@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
 from collections.abc import Sequence
 
+from service.cli.arguments import Parser
 from service.config import ConfigError
 
 # Each module exposes `register(subparsers)`, which adds its parser and sets `func`
@@ -25,8 +25,8 @@ COMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> Parser:
+    parser = Parser(
         prog="closeknit",
         description="Relationship-based influence on Kafka: dyads, tribes and critic alerts.",
         epilog="Configuration is by environment variables; `closeknit config` lists them.",
