@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 from rich.console import Console
@@ -24,9 +26,11 @@ from service.core.validation import EventValidator, Rejection
 from service.sources.detect import FORMATS, UnknownFormatError, detect_format, open_source
 from service.sources.publish import (
     BrokerUnavailableError,
+    PacePlan,
     PublishError,
     PublishStats,
     dry_run,
+    plan_pace,
     publish,
 )
 from service.sources.record import LineError, SourceItem, SourceRecord
@@ -104,21 +108,19 @@ def run(args: argparse.Namespace) -> int:
     checker = validator if args.dry_run and fmt != "jsonl" else None
     stream = reporter.watch(_limited(items, args.limit, checker))
 
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:,.0f} events"),
-        TextColumn("{task.fields[rate]:,.0f}/s"),
-        TimeElapsedColumn(),
-        console=err,
-        disable=not err.is_terminal,
-    )
+    paced = not args.dry_run and (args.rate is not None or args.speedup is not None)
+    plan = None
+    if paced and err.is_terminal:  # a second pass over the file, only to show an ETA
+        reread = open_source(path, fmt, validator=validator, include_retweets=args.include_retweets)
+        plan = plan_pace(reread, args.limit)
+    progress = _progress(err)
     verb = "checking" if args.dry_run else "publishing"
-    task = progress.add_task(f"{verb} {path.name}", total=args.limit, rate=0.0)
+    total = plan.events if plan is not None else args.limit
+    task = progress.add_task(f"{verb} {path.name}", total=total, rate=0.0, eta="")
 
     def on_progress(stats: PublishStats) -> None:
-        progress.update(task, completed=stats.total_published, rate=stats.events_per_s)
+        eta = eta_text(plan, args.rate, args.speedup, stats.elapsed)
+        progress.update(task, completed=stats.total_published, rate=stats.events_per_s, eta=eta)
 
     try:
         with progress:
@@ -152,6 +154,32 @@ def run(args: argparse.Namespace) -> int:
         )
         return EXIT_INVALID_LINES
     return EXIT_OK
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f} events"),
+        TextColumn("{task.fields[rate]:,.0f}/s"),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[eta]}"),
+        console=console,
+        disable=not console.is_terminal,
+    )
+
+
+def eta_text(
+    plan: PacePlan | None, rate: float | None, speedup: float | None, elapsed: float
+) -> str:
+    """`eta 0:01:05`: the time the pacer still needs, or "" when it does not pace. The pacing
+    schedule, not the rate so far, decides it: --speedup follows the gaps in event time."""
+    duration = plan.duration(rate, speedup) if plan is not None else None
+    if duration is None:
+        return ""
+    left = max(0, math.ceil(duration - elapsed))
+    return f"eta {timedelta(seconds=left)}"
 
 
 def _say(console: Console, text: str) -> None:

@@ -67,6 +67,37 @@ class PublishStats:
 ProgressFn = Callable[[PublishStats], None]
 
 
+@dataclass(frozen=True, slots=True)
+class PacePlan:
+    """What a paced replay will send: how many events, over what span of event time."""
+
+    events: int
+    first_time: float | None = None
+    last_time: float | None = None  # the latest event time, wherever it falls in the file
+
+    def duration(self, rate: float | None, speedup: float | None) -> float | None:
+        """Seconds the pacer needs for the whole replay, or None when it does not pace."""
+        if rate is not None:
+            return max(0, self.events - 1) / rate  # the first event leaves at once
+        if speedup is not None and self.first_time is not None and self.last_time is not None:
+            return max(0.0, self.last_time - self.first_time) / speedup
+        return None
+
+
+def plan_pace(items: Iterable[SourceItem], limit: int | None) -> PacePlan:
+    """Count the events `publish` would send from `items` (at most `limit`) and their span."""
+    events, first, last = 0, None, None
+    for item in items:
+        if not isinstance(item, SourceRecord):
+            continue
+        events += 1
+        first = item.event_time if first is None else first
+        last = item.event_time if last is None else max(last, item.event_time)
+        if limit is not None and events >= limit:
+            break
+    return PacePlan(events, first, last)
+
+
 class _Pacer:
     """Waits so events leave at `rate` per second, or at event-time gaps / `speedup`."""
 
