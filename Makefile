@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint typecheck clean venv
+.PHONY: demo test fuzz bench lint typecheck clean venv
 
 venv: $(STAMP)
 
@@ -23,6 +23,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) || echo "chromium could not be installed: the browser test will skip"
 	$(BIN)/pytest
+
+# The standing fuzz test of `make test`, ten times larger (about 100k hostile records);
+# CLOSEKNIT_FUZZ_SEED=N picks another seed.
+fuzz: $(STAMP)
+	CLOSEKNIT_FUZZ_SCALE=10 $(BIN)/pytest tests/integration/test_fuzz.py -s
 
 bench: $(STAMP)
 	$(BIN)/closeknit bench
