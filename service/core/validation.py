@@ -431,11 +431,22 @@ def _rfc3339(seconds: float) -> str:
 
 
 def _targets(ids: list[str], author: str) -> tuple[str, ...] | Rejection:
-    """`ids` normalised, in order, without repeats and without the author. A loop: faster
-    than dict.fromkeys for the few ids of a typical event, and the schema caps them at 50."""
+    """`ids` in order, without repeats and without the author. A loop: faster than dict.fromkeys
+    for the few ids of a typical event, and the schema caps the list at 50."""
+    kept: list[str] = []
+    for person in ids:
+        if not person.isascii():
+            return _normalised_targets(ids, author)
+        if person != author and person not in kept:
+            kept.append(person)
+    return tuple(kept)
+
+
+def _normalised_targets(ids: list[str], author: str) -> tuple[str, ...] | Rejection:
+    """`_targets` when some id is not ASCII: each one checked and put in NFC first."""
     kept: list[str] = []
     for index, given in enumerate(ids):
-        person = given if given.isascii() else _person_id(given, f"$.target_ids[{index}]")
+        person = _person_id(given, f"$.target_ids[{index}]")
         if isinstance(person, Rejection):
             return person
         if person != author and person not in kept:
