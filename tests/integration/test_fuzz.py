@@ -54,13 +54,14 @@ from tests.integration.fuzz_corpus import (
 )
 from tests.integration.harness import produce, read_all, wait_until
 
-pytestmark = pytest.mark.integration
-
 SCALE = int(os.environ.get("CLOSEKNIT_FUZZ_SCALE", "1"))
 SEED = int(os.environ.get("CLOSEKNIT_FUZZ_SEED", "12"))
 BAD, GOOD = 10_000 * SCALE, 2_000 * SCALE
 SETTLE_S = 120.0 * SCALE
 QUIET_S = 5.0  # no stage counter moved for this long: the worker has done what it will
+
+# make fuzz (scale 10) took 300 s here, the suite's default timeout.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240 * SCALE)]
 
 
 @contextmanager
