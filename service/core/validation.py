@@ -141,15 +141,20 @@ class EventValidator:
             return Rejection(
                 "wrong_topic", "$.type", _expected_type(topic_kind), _describe(kind, "$.type")
             )
-        problem = _check(schema, data) or _schema_version(data)
+        problem = _check(schema, data)
         if problem is not None:
             return problem
+        if type(data["schema_version"]) is not int:
+            return _schema_version(data["schema_version"])
         event_time = self._event_time(data["event_time"], now)
         if isinstance(event_time, Rejection):
             return event_time
-        author = _person_id(data["author_id"], "$.author_id")
-        if isinstance(author, Rejection):
-            return author
+        author: str = data["author_id"]
+        if not author.isascii():  # checks and NFC only where they can change anything
+            normal = _person_id(author, "$.author_id")
+            if isinstance(normal, Rejection):
+                return normal
+            author = normal
         if kind == "mention":
             targets = _targets(data["target_ids"], author)
             if isinstance(targets, Rejection):
@@ -196,9 +201,11 @@ class EventValidator:
         kind = data.get("type")
         if kind != "opt_out":
             return _unknown_type(kind, 'type "opt_out"')
-        problem = _check(self._opt_out, data) or _schema_version(data)
+        problem = _check(self._opt_out, data)
         if problem is not None:
             return problem
+        if type(data["schema_version"]) is not int:
+            return _schema_version(data["schema_version"])
         event_time = self._event_time(data["event_time"], now)
         if isinstance(event_time, Rejection):
             return event_time
@@ -465,12 +472,9 @@ def _person_id(value: str, field: str) -> str | Rejection:
     return unicodedata.normalize("NFC", value)
 
 
-def _schema_version(data: dict[str, Any]) -> Rejection | None:
-    """The schema's `const: 1` also takes 1.0 (JSON Schema compares numbers by value); the
-    contract is the integer written `1`."""
-    version = data["schema_version"]
-    if type(version) is int:
-        return None
+def _schema_version(version: object) -> Rejection:
+    """The refusal of a schema_version that is not an int: the schema's `const: 1` also
+    takes 1.0 (JSON Schema compares numbers by value); the contract is the integer `1`."""
     return Rejection("invalid_value", "$.schema_version", _VERSION_WORDS, _describe(version, None))
 
 
