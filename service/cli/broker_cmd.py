@@ -37,9 +37,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = load_settings(embedded_port=args.port)
+    settings = load_settings()
     log_dir = args.log_dir if args.log_dir is not None else settings.data_dir
-    broker = EmbeddedBroker(settings.embedded_port, log_dir=log_dir)
+    # --port 0 asks for a free port: a port to listen on, never one a client could be
+    # configured with, so it does not go through CLOSEKNIT_EMBEDDED_PORT's range.
+    port = settings.embedded_port if args.port is None else args.port
+    broker = EmbeddedBroker(port, log_dir=log_dir)
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
