@@ -24,9 +24,7 @@ class CriticStage:
         self.params = SignalParams(
             min_influence=pipeline.settings.critic_min_influence, tie=pipeline.tie_params
         )
-        self.table = pipeline.app.Table(
-            "critics", key_type=bytes, partitions=pipeline.settings.partitions
-        )
+        self.table = pipeline.table("critics")
         pipeline.critics = self.table
 
     async def on_post(self, key: bytes, person: str, post: dict[str, Any]) -> None:

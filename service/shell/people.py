@@ -27,7 +27,7 @@ def register(pipeline: Pipeline) -> None:
     app = pipeline.app
     metrics = pipeline.metrics
     optouts = pipeline.optouts
-    table = app.Table("people", key_type=bytes, partitions=pipeline.settings.partitions)
+    table = pipeline.table("people")
     use_codec(table, PERSON_CODEC)
     pipeline.people = table
 

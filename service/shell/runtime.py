@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -11,7 +12,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from service.broker.admin import ensure_topics
-from service.broker.embedded import EmbeddedBroker, broker_answers
+from service.broker.child import BrokerProcess
+from service.broker.embedded import embedded_broker
+from service.broker.probe import broker_answers
+from service.broker.quirks import detect_broker_kind
 from service.config import Settings
 from service.kafka_security import client_kwargs
 from service.shell.topics import topic_specs
@@ -28,14 +32,15 @@ class BrokerUnavailable(RuntimeError):
 
 @contextmanager
 def prepare_broker(settings: Settings, *, start_embedded: bool = True) -> Iterator[Settings]:
-    """Yield once a broker answers and closeknit's topics exist.
+    """Yield settings for a broker that answers, once closeknit's topics exist on it.
 
     With no broker configured this reuses an embedded broker already answering on the
-    embedded port (e.g. `closeknit broker` in another terminal) or starts one for as long
-    as the block runs.
+    embedded port (e.g. `closeknit broker` in another terminal) or starts one of
+    `CLOSEKNIT_EMBEDDED_BROKER`'s kind for as long as the block runs. The settings yielded
+    name the broker's kind (`broker_kind`), detected from its cluster id when not given.
     """
     bootstrap = settings.bootstrap_servers()
-    broker: EmbeddedBroker | None = None
+    broker: BrokerProcess | None = None
     if not broker_answers(bootstrap, timeout=2.0):
         if not settings.uses_embedded_broker:
             raise BrokerUnavailable(
@@ -47,9 +52,15 @@ def prepare_broker(settings: Settings, *, start_embedded: bool = True) -> Iterat
                 f"no broker at {bootstrap}: start one with `closeknit broker`, "
                 "or set CLOSEKNIT_BROKER"
             )
-        broker = EmbeddedBroker(port=settings.embedded_port, log_dir=settings.data_dir)
+        broker = embedded_broker(
+            settings.resolved_broker_kind, settings.embedded_port, log_dir=settings.data_dir
+        )
+        log.info("starting the embedded broker (%s)", broker.kind)
         broker.start()
-        log.info("started the embedded Tansu broker at %s", broker.bootstrap)
+        log.info("started the embedded broker: %s", broker.describe())
+    if settings.broker_kind is None:
+        kind = broker.kind if broker is not None else asyncio.run(detect_broker_kind(bootstrap))
+        settings = dataclasses.replace(settings, broker_kind=kind)
     try:
         created = asyncio.run(ensure_topics(bootstrap, topic_specs(settings)))
         if created:
@@ -100,10 +111,10 @@ def run_worker(settings: Settings) -> int:
     from service.shell.app import build_app
 
     app = build_app(settings)
-    if settings.uses_embedded_broker:
+    if settings.quirks.fence_changelogs:
         changelogs = [table.changelog_topic.get_topic_name() for table in app.tables.values()]
         fenced = asyncio.run(fence_changelogs(settings.bootstrap_servers(), changelogs))
-        log.info("fenced %d changelog partitions against the ListOffsets defect", fenced)
+        log.info("fenced %d changelog partitions against Tansu's ListOffsets defect", fenced)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
     try:
         worker.execute_from_commandline()
