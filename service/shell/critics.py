@@ -27,6 +27,11 @@ class CriticStage:
         self.table = pipeline.table("critics")
         pipeline.critics = self.table
 
+    def erase(self, key: bytes) -> None:
+        """Forget an opted-out person's sentiment baseline and recent messages."""
+        if key in self.table:
+            del self.table[key]  # a tombstone in the changelog
+
     async def on_post(self, key: bytes, person: str, post: dict[str, Any]) -> None:
         row, signal, complaint = critic_step(
             self.table.get(key), person, post, self.pipeline.people.get(key), self.params

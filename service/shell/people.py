@@ -40,6 +40,7 @@ def register(pipeline: Pipeline) -> None:
             await pipeline.send("interactions", dyad_key(person, partner).encode(), command)
         if state is not None:
             del table[key]
+        pipeline.critic_stage.erase(key)
         metrics.erasures.inc()
 
     def drop_partner(key: bytes, partner: str) -> None:

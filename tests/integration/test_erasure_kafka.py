@@ -10,12 +10,14 @@ is appended to it, and the cleaner never touches the active segment.
 
 from __future__ import annotations
 
-import dataclasses
+import os
 import time
+from pathlib import Path
 
 import pytest
 
 from service.broker.child import BrokerProcess
+from service.broker.probe import find_free_port
 from service.config import Settings
 from service.shell.topics import CATALOG
 from tests.integration.harness import (
@@ -25,6 +27,7 @@ from tests.integration.harness import (
     read_all,
     reply,
     running_worker,
+    settings_on,
     wait_until,
 )
 from tests.integration.test_opt_out import FRIENDS, alice_is_gone, opt_out_record
@@ -55,9 +58,17 @@ def records_naming(settings: Settings, topics: list[str], person: bytes) -> dict
 
 
 def test_compaction_removes_an_opted_out_person_from_every_compacted_topic(
-    kafka_broker: BrokerProcess, isolated_settings: Settings
+    kafka_broker: BrokerProcess, tmp_path: Path
 ) -> None:
-    settings = dataclasses.replace(isolated_settings, compaction_max_lag_s=COMPACTION_LAG_S)
+    settings = settings_on(
+        kafka_broker,
+        topic_prefix=f"erasure-{os.getpid()}.",
+        app_id=f"closeknit-erasure-{os.getpid()}",
+        web_port=find_free_port(),
+        data_dir=tmp_path / "data",
+        partitions=2,
+        compaction_max_lag_s=COMPACTION_LAG_S,
+    )
     start = time.time() - 86400
     events = []
     for n, friend in enumerate(FRIENDS):
