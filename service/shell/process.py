@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from service.broker.child import die_with_parent_preexec
 from service.config import Settings, settings_env
 
 
@@ -39,6 +40,8 @@ class WorkerProcess:
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            # If this process dies without stopping it, the worker is told to stop too.
+            preexec_fn=die_with_parent_preexec(),
         )
 
     def url(self, path: str) -> str:

@@ -31,33 +31,37 @@ class BrokerUnavailable(RuntimeError):
 
 
 @contextmanager
-def prepare_broker(settings: Settings, *, start_embedded: bool = True) -> Iterator[Settings]:
+def prepare_broker(
+    settings: Settings, *, start_embedded: bool = True, private: bool = False
+) -> Iterator[Settings]:
     """Yield settings for a broker that answers, once closeknit's topics exist on it.
 
     With no broker configured this reuses an embedded broker already answering on the
     embedded port (e.g. `closeknit broker` in another terminal) or starts one of
-    `CLOSEKNIT_EMBEDDED_BROKER`'s kind for as long as the block runs. The settings yielded
-    name the broker's kind (`broker_kind`), detected from its cluster id when not given.
+    `CLOSEKNIT_EMBEDDED_BROKER`'s kind for as long as the block runs. `private` always
+    starts a fresh one on a free port, so that two commands never share a broker, topics or
+    a consumer group (the demo). The settings yielded name the broker's port and kind
+    (`broker_kind`, detected from its cluster id when not given).
     """
-    bootstrap = settings.bootstrap_servers()
     broker: BrokerProcess | None = None
-    if not broker_answers(bootstrap, timeout=2.0):
-        if not settings.uses_embedded_broker:
-            raise BrokerUnavailable(
-                f"no Kafka broker answers at {bootstrap}. Check CLOSEKNIT_BROKER, or unset it "
-                "to use the embedded broker."
-            )
+    if settings.uses_embedded_broker and (private or not _answers(settings)):
         if not start_embedded:
             raise BrokerUnavailable(
-                f"no broker at {bootstrap}: start one with `closeknit broker`, "
-                "or set CLOSEKNIT_BROKER"
+                f"no broker at {settings.bootstrap_servers()}: start one with "
+                "`closeknit broker`, or set CLOSEKNIT_BROKER"
             )
-        broker = embedded_broker(
-            settings.resolved_broker_kind, settings.embedded_port, log_dir=settings.data_dir
-        )
+        port = 0 if private else settings.embedded_port
+        broker = embedded_broker(settings.resolved_broker_kind, port, log_dir=settings.data_dir)
         log.info("starting the embedded broker (%s)", broker.kind)
         broker.start()
         log.info("started the embedded broker: %s", broker.describe())
+        settings = dataclasses.replace(settings, embedded_port=broker.port)
+    elif not _answers(settings):
+        raise BrokerUnavailable(
+            f"no Kafka broker answers at {settings.bootstrap_servers()}. Check "
+            "CLOSEKNIT_BROKER, or unset it to use the embedded broker."
+        )
+    bootstrap = settings.bootstrap_servers()
     if settings.broker_kind is None:
         kind = broker.kind if broker is not None else asyncio.run(detect_broker_kind(bootstrap))
         settings = dataclasses.replace(settings, broker_kind=kind)
@@ -69,6 +73,10 @@ def prepare_broker(settings: Settings, *, start_embedded: bool = True) -> Iterat
     finally:
         if broker is not None:
             broker.stop()
+
+
+def _answers(settings: Settings) -> bool:
+    return broker_answers(settings.bootstrap_servers(), timeout=2.0)
 
 
 async def fence_changelogs(bootstrap: str, changelog_topics: Sequence[str]) -> int:
@@ -106,16 +114,15 @@ async def fence_changelogs(bootstrap: str, changelog_topics: Sequence[str]) -> i
 
 def run_worker(settings: Settings) -> int:
     """Run a Faust worker until SIGINT/SIGTERM; returns its exit code."""
-    import faust
-
     from service.shell.app import build_app
+    from service.shell.bounded_stop import BoundedStopWorker
 
     app = build_app(settings)
     if settings.quirks.fence_changelogs:
         changelogs = [table.changelog_topic.get_topic_name() for table in app.tables.values()]
         fenced = asyncio.run(fence_changelogs(settings.bootstrap_servers(), changelogs))
         log.info("fenced %d changelog partitions against Tansu's ListOffsets defect", fenced)
-    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+    worker = BoundedStopWorker(app, loglevel=settings.log_level, quiet=True)
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
