@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from service.broker.quirks import QUIRKS, BrokerKind, BrokerQuirks
 from service.config_rules import broker_problem, range_problem
 
 DEFAULT_EMBEDDED_PORT = 19092
@@ -26,8 +27,27 @@ class Settings:
         default=None,
         metadata={
             "env": "CLOSEKNIT_BROKER",
-            "doc": "Kafka bootstrap URL, e.g. `kafka://kafka:9092`. Unset: start the embedded "
-            "Tansu broker.",
+            "doc": "Kafka bootstrap URL, e.g. `kafka://kafka:9092`. Unset: use the embedded "
+            "broker (`CLOSEKNIT_EMBEDDED_BROKER`), starting it if none answers.",
+        },
+    )
+    embedded_broker: str = field(
+        default="tansu",
+        metadata={
+            "env": "CLOSEKNIT_EMBEDDED_BROKER",
+            "doc": "Which broker closeknit starts when `CLOSEKNIT_BROKER` is unset: `tansu` "
+            "(in memory, needs nothing) or `kafka` (Apache Kafka in KRaft mode, jars fetched "
+            "from Maven Central on first use; needs Java 17+ and Maven).",
+            "choices": ("tansu", "kafka"),
+        },
+    )
+    broker_kind: str | None = field(
+        default=None,
+        metadata={
+            "env": "CLOSEKNIT_BROKER_KIND",
+            "doc": "`tansu` or `kafka`: which broker's workarounds apply. Unset: the embedded "
+            "broker's kind, or for `CLOSEKNIT_BROKER` the kind its cluster id shows.",
+            "choices": ("tansu", "kafka"),
         },
     )
     embedded_port: int = field(
@@ -109,8 +129,8 @@ class Settings:
         default=None,
         metadata={
             "env": "CLOSEKNIT_SESSION_TIMEOUT_S",
-            "doc": "Consumer-group session timeout. Unset: 6 s on the embedded broker (Tansu "
-            "holds every group join for half of it), Faust's 60 s on Kafka.",
+            "doc": "Consumer-group session timeout. Unset: 6 s on Tansu (it holds every group "
+            "join for half of it), Faust's 60 s on Kafka.",
             "gt": 0.0,
             "max": 1800.0,
         },
@@ -120,9 +140,8 @@ class Settings:
         metadata={
             "env": "CLOSEKNIT_FETCH_MAX_WAIT_MS",
             "doc": "Longest a consumer fetch waits on the broker for new data. Unset: 25 ms on "
-            "the embedded broker (Tansu does not wake a waiting fetch when data arrives, so "
-            "Faust's fixed 1,500 ms cost about 450 ms per pipeline hop), Faust's 1,500 ms on "
-            "Kafka.",
+            "Tansu (it does not wake a waiting fetch when data arrives, so Faust's fixed "
+            "1,500 ms cost about 450 ms per pipeline hop), Faust's 1,500 ms on Kafka.",
             "min": 0,
             "max": 30000,
         },
@@ -136,6 +155,32 @@ class Settings:
             "about doubled end-to-end throughput, at up to 20 ms more latency per hop.",
             "min": 0,
             "max": 10000,
+        },
+    )
+    compaction_max_lag_s: float = field(
+        default=600.0,
+        metadata={
+            "env": "CLOSEKNIT_COMPACTION_MAX_LAG_S",
+            "doc": "Kafka: longest an overwritten or erased record waits before the log cleaner "
+            "must remove it from a compacted topic (`max.compaction.lag.ms`; also `segment.ms` "
+            "and `delete.retention.ms`). An opted-out person's records leave `dyad-updates`, "
+            "`cluster-feed` and the changelogs within about twice this plus the cleaner's "
+            "backoff. Set on topics closeknit creates.",
+            "min": 1.0,
+            "max": 30 * 86400.0,
+        },
+    )
+    retention_hours: float = field(
+        default=168.0,
+        metadata={
+            "env": "CLOSEKNIT_RETENTION_HOURS",
+            "doc": "`retention.ms` of the delete-policy topics (`mentions`, `replies`, "
+            "`interactions`, `person-ties`, ...), timed from arrival (`LogAppendTime`): a "
+            "person's raw events are gone this long after they arrive, plus one segment "
+            "(at most an hour) and the broker's retention check. Set on topics closeknit "
+            "creates.",
+            "gt": 0.0,
+            "max": 24 * 3650.0,
         },
     )
     half_life_days: float = field(
@@ -274,15 +319,32 @@ class Settings:
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
 
+    @property
+    def resolved_broker_kind(self) -> BrokerKind:
+        """Which broker this is: as configured, else the embedded one's, else Kafka.
+
+        `service.shell.runtime.prepare_broker` fills `broker_kind` in for a configured broker
+        from its cluster id, so only a caller that skips it falls back to Kafka here.
+        """
+        if self.broker_kind is not None:
+            return self.broker_kind  # type: ignore[return-value]  # checked by load_settings
+        if self.uses_embedded_broker:
+            return self.embedded_broker  # type: ignore[return-value]
+        return "kafka"
+
+    @property
+    def quirks(self) -> BrokerQuirks:
+        return QUIRKS[self.resolved_broker_kind]
+
     def effective_session_timeout_s(self) -> float:
         if self.session_timeout_s is not None:
             return self.session_timeout_s
-        return 6.0 if self.uses_embedded_broker else 60.0
+        return self.quirks.session_timeout_s
 
     def effective_fetch_max_wait_ms(self) -> int:
         if self.fetch_max_wait_ms is not None:
             return self.fetch_max_wait_ms
-        return 25 if self.uses_embedded_broker else 1500
+        return self.quirks.fetch_max_wait_ms
 
 
 def bootstrap_servers(url: str) -> str:
@@ -337,12 +399,26 @@ def _check(values: Mapping[str, object], given: Mapping[str, str]) -> None:
     """Ranges from each field's metadata, and the broker URL's form."""
     for spec in fields(Settings):
         value = values.get(spec.name)
+        choices = spec.metadata.get("choices")
         if spec.name == "broker" and isinstance(value, str):
             problem = broker_problem(value)
+        elif choices and value is not None and value not in choices:
+            problem = f"expected one of {', '.join(choices)}"
         else:
             problem = range_problem(value, spec.metadata, str(spec.type).startswith("int"))
         if problem:
             raise ConfigError(f"{given.get(spec.name, spec.name)}: {problem}")
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes `load_settings` give back `settings` (unset ones left out):
+    how a worker child process gets exactly its parent's configuration."""
+    env = {}
+    for spec in fields(Settings):
+        value = getattr(settings, spec.name)
+        if value is not None:
+            env[spec.metadata["env"]] = str(value)
+    return env
 
 
 def settings_doc() -> list[tuple[str, str, str]]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from service.broker.admin import TopicSpec, ensure_topics
+from service.broker.admin import TopicSpec, ensure_topics, topic_partitions
 from service.config import Settings
 from service.evaluation.relationships import quantile
 from service.sources.publish import publish
@@ -63,15 +63,8 @@ async def consume_rate(bootstrap: str, topics: Sequence[str], expected: int) -> 
         partitions = [
             TopicPartition(topic, p)
             for topic in topics
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
+            for p in await topic_partitions(bootstrap, topic)
         ]
-        if not partitions:
-            await consumer.topics()  # refresh metadata once, then retry
-            partitions = [
-                TopicPartition(topic, p)
-                for topic in topics
-                for p in sorted(consumer.partitions_for_topic(topic) or ())
-            ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         count = 0

@@ -50,7 +50,8 @@ from service.bench.pipeline import (
     start_workers,
     stop_workers,
 )
-from service.broker.admin import ensure_topics
+from service.broker.admin import ensure_topics, topic_partitions
+from service.broker.child import BrokerProcess
 from service.config import Settings
 from service.core.interaction import Kind
 from service.evaluation.alerts import AlertReplay
@@ -206,24 +207,23 @@ class _Alert:
 
 
 def measure_latency(
-    port: int,
+    broker: BrokerProcess,
     scenario: Scenario,
     *,
     tag: str,
     work_dir: Path,
     partitions: int = 4,
     drain_s: float = 10.0,
-    broker_pid: int | None = None,
     worker_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """One live run of `scenario` against a fresh worker (the module docstring)."""
-    (settings,) = run_settings(port, tag, work_dir, partitions=partitions)
+    (settings,) = run_settings(broker, tag, work_dir, partitions=partitions)
     asyncio.run(ensure_topics(settings.bootstrap_servers(), topic_specs(settings)))
     procs = start_workers([settings], work_dir, worker_env or {})
     try:
         procs[0].wait_ready(timeout_s=120)
         pid = procs[0].process.pid if procs[0].process is not None else None
-        return asyncio.run(_drive(settings, scenario, procs, drain_s, pid, broker_pid))
+        return asyncio.run(_drive(settings, scenario, procs, drain_s, pid, broker.pid))
     finally:
         stop_workers(procs)
 
@@ -301,12 +301,7 @@ async def _read_alerts(bootstrap: str, topic: str, alerts: dict[str, _Alert]) ->
     )
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        if not tps:
-            await consumer.topics()
-            tps = [
-                TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
-            ]
+        tps = [TopicPartition(topic, p) for p in await topic_partitions(bootstrap, topic)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         while True:

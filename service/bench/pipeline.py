@@ -37,7 +37,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from service.bench import Workload, process_cpu_s, process_rss
 from service.bench.ceiling import prefill
 from service.broker.admin import consumer_lag, ensure_topics, high_watermarks
-from service.broker.embedded import find_free_port
+from service.broker.child import BrokerProcess
+from service.broker.probe import find_free_port
 from service.config import Settings, load_settings
 from service.shell.drained import wait_drained
 from service.shell.process import WorkerFailed, WorkerProcess
@@ -52,13 +53,17 @@ STOP_GRACE_S = 5.0
 
 
 def run_settings(
-    port: int, tag: str, data_root: Path, *, partitions: int, workers: int = 1
+    broker: BrokerProcess, tag: str, data_root: Path, *, partitions: int, workers: int = 1
 ) -> list[Settings]:
-    """One Settings per worker: the same topics and group, their own web port and data dir."""
+    """One Settings per worker: the same topics and group, their own web port and data dir.
+
+    The workers take `broker` for their embedded broker, so its kind's settings apply.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSEKNIT_")}
     base = load_settings(
         env,
-        embedded_port=port,
+        embedded_port=broker.port,
+        embedded_broker=broker.kind,
         topic_prefix=f"bench-{tag}.",
         app_id=f"closeknit-bench-{tag}",
         partitions=partitions,
@@ -130,7 +135,7 @@ def poll_stats(workers: Sequence[WorkerProcess]) -> dict[str, float] | None:
 
 
 def measure_e2e(
-    port: int,
+    broker: BrokerProcess,
     workload: Workload,
     *,
     tag: str,
@@ -139,12 +144,11 @@ def measure_e2e(
     partitions: int = 4,
     max_seconds: float = 20.0,
     worker_env: Mapping[str, str] | None = None,
-    broker_pid: int | None = None,
     amplification: bool = False,
     profile_to: Path | None = None,
 ) -> dict[str, Any]:
     """One timed run (the module docstring); raises BenchError or WorkerFailed."""
-    settings = run_settings(port, tag, work_dir, partitions=partitions, workers=workers)
+    settings = run_settings(broker, tag, work_dir, partitions=partitions, workers=workers)
     first = settings[0]
     bootstrap = first.bootstrap_servers()
     asyncio.run(ensure_topics(bootstrap, topic_specs(first)))
@@ -158,7 +162,7 @@ def measure_e2e(
             profiler.append(start_profiler(procs[0].process.pid, profile_to))
 
     try:
-        timed = _time_consumption(procs, expected, max_seconds, broker_pid, on_start)
+        timed = _time_consumption(procs, expected, max_seconds, broker.pid, on_start)
         started = timed.pop("started_at")
         events = len(workload.records)
         result: dict[str, Any] = {

@@ -29,6 +29,18 @@ ORDER = (
 Direction = Literal["at least", "at most"]
 
 
+def broker_prefix(kind: str) -> str:
+    """The figure-key prefix of a broker's figures: none for Tansu, `kafka_` for Kafka."""
+    return "" if kind == "tansu" else f"{kind}_"
+
+
+def _rank(key: str) -> tuple[int, int]:
+    """Table order: Tansu's figures by ORDER, then each other broker's in the same order."""
+    rank = {name: n for n, name in enumerate(ORDER)}
+    base = key.split("_", 1)[1] if key.startswith("kafka_") else key
+    return (key != base, rank.get(base, len(ORDER)))
+
+
 @dataclass
 class Figure:
     """One measured quantity over the runs."""
@@ -135,8 +147,7 @@ def render(report: BenchReport, console: Console) -> None:
     table.add_column("vs ceiling", justify="right")
     table.add_column("target", justify="right")
     table.add_column("met", justify="center")
-    rank = {key: n for n, key in enumerate(ORDER)}
-    for figure in sorted(report.figures.values(), key=lambda f: rank.get(f.key, len(ORDER))):
+    for figure in sorted(report.figures.values(), key=lambda f: _rank(f.key)):
         if not figure.available:
             table.add_row(figure.label, "not available", "", "", "", "", style="dim")
             continue

@@ -10,21 +10,24 @@ Two broker behaviours shape this module (both measured on Tansu 0.6.0, see GUIDE
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError, for_code
+from aiokafka.errors import GroupCoordinatorNotAvailableError, TopicAlreadyExistsError, for_code
 
 from service.kafka_security import client_kwargs
 
 log = logging.getLogger(__name__)
 
 _TOPIC_ALREADY_EXISTS = TopicAlreadyExistsError.errno
+COORDINATOR_WAIT_S = 15.0
+LEADER_WAIT_S = 10.0
 
 
 class UnknownTopicError(LookupError):
@@ -37,20 +40,15 @@ class TopicCreationError(RuntimeError):
 
 @dataclass(frozen=True)
 class TopicSpec:
-    """A topic closeknit needs: its name, partition count and retention."""
+    """A topic closeknit needs: its name, partition count and topic-level configs."""
 
     name: str
     partitions: int
-    compacted: bool = False
-    retention_ms: int | None = None
+    configs: Mapping[str, str] = field(default_factory=dict)
 
-    def configs(self) -> dict[str, str]:
-        configs = {}
-        if self.compacted:
-            configs["cleanup.policy"] = "compact"
-        if self.retention_ms is not None:
-            configs["retention.ms"] = str(self.retention_ms)
-        return configs
+    @property
+    def compacted(self) -> bool:
+        return self.configs.get("cleanup.policy") == "compact"
 
 
 @contextlib.asynccontextmanager
@@ -86,7 +84,7 @@ async def ensure_topics(
         response = await admin.create_topics(
             [
                 NewTopic(
-                    spec.name, spec.partitions, replication_factor, topic_configs=spec.configs()
+                    spec.name, spec.partitions, replication_factor, topic_configs=dict(spec.configs)
                 )
                 for spec in missing
             ]
@@ -98,8 +96,30 @@ async def ensure_topics(
         elif code != _TOPIC_ALREADY_EXISTS:
             message = rest[0] if rest and rest[0] else for_code(code).__name__
             raise TopicCreationError(f"cannot create topic {topic!r}: {message}")
+    await _wait_for_leaders(bootstrap, created)
     order = {spec.name: i for i, spec in enumerate(specs)}
     return sorted(created, key=order.__getitem__)
+
+
+async def _wait_for_leaders(bootstrap: str, topics: Sequence[str]) -> None:
+    """Return once every partition of `topics` has a leader, or after LEADER_WAIT_S.
+
+    Kafka elects a new topic's leaders a moment after CreateTopics answers; a producer
+    that sends at once gets NotLeaderForPartition and retries. Waiting here keeps the
+    first sends clean. (Tansu answers with leaders at once.)
+    """
+    if not topics:
+        return
+    deadline = time.monotonic() + LEADER_WAIT_S
+    async with admin_client(bootstrap) as admin:
+        while time.monotonic() < deadline:
+            descriptions = await admin.describe_topics(list(topics))
+            if all(
+                p.get("leader", -1) >= 0 for d in descriptions for p in d.get("partitions") or [{}]
+            ):
+                return
+            await asyncio.sleep(0.1)
+    log.warning("some new topics had no partition leader after %.0f s", LEADER_WAIT_S)
 
 
 async def topic_partitions(bootstrap: str, topic: str) -> list[int]:
@@ -128,9 +148,18 @@ async def committed_offsets(bootstrap: str, group_id: str, topic: str) -> dict[i
         partitions = await _partitions(admin, topic)
         # Partitions are always named: Tansu answers the "all topics" form of OffsetFetch
         # with a frame aiokafka cannot decode (the connection is then dropped).
-        offsets = await admin.list_consumer_group_offsets(
-            group_id, partitions=[TopicPartition(topic, p) for p in partitions]
-        )
+        named = [TopicPartition(topic, p) for p in partitions]
+        deadline = time.monotonic() + COORDINATOR_WAIT_S
+        while True:
+            try:
+                offsets = await admin.list_consumer_group_offsets(group_id, partitions=named)
+                break
+            except GroupCoordinatorNotAvailableError:
+                # Kafka creates __consumer_offsets on the first coordinator lookup and
+                # answers "not available" until its partitions have leaders.
+                if time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(0.2)
     return {tp.partition: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
 
 

@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from service.broker.admin import admin_client, offset_probe_consumer, partition_high_watermarks
+from service.broker.quirks import BrokerKind, kind_of_cluster
 from service.kafka_security import client_kwargs
 
 Status = Literal["pass", "warn", "fail"]
@@ -37,6 +37,19 @@ BATCHED_RECORDS = 150
 FAUST_FETCH_WAIT_MS = 1_500
 WAKE_PROBES = 3
 SLOW_WAKE_MS = 100.0
+NO_TRANSACTIONS = (
+    "exactly-once processing cannot be trusted here; closeknit does not need it (it runs "
+    "at least once, with idempotent stages)"
+)
+COMPACTION_WAIT_S = 60.0
+TANSU_COMPACTION_WAIT_S = 5.0
+COMPACTION_PROBE_CONFIGS = {
+    "cleanup.policy": "compact",
+    "segment.ms": "100",
+    "min.cleanable.dirty.ratio": "0.01",
+    "min.compaction.lag.ms": "0",
+    "delete.retention.ms": "100",
+}
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,7 @@ class _Run:
         self.bootstrap = bootstrap
         self.run_id = uuid.uuid4().hex[:8]
         self.topics: list[str] = []
+        self.kind: BrokerKind = "kafka"  # told apart by the cluster id once it answers
 
     def topic_name(self, purpose: str) -> str:
         return f"closeknit.doctor.{self.run_id}.{purpose}"
@@ -95,24 +109,34 @@ class _Run:
                     await admin.delete_topics(leftover)
 
 
-async def run_checks(bootstrap: str) -> list[CheckResult]:
-    """Run every check against `bootstrap` (`host:port[,...]`) and return their results."""
+async def run_checks(bootstrap: str, compaction_wait_s: float | None = None) -> list[CheckResult]:
+    """Run every check against `bootstrap` (`host:port[,...]`) and return their results.
+
+    The compaction check waits up to `compaction_wait_s` for the log cleaner. Unset: 60 s,
+    enough for two passes at Kafka's default 15 s cleaner backoff; 5 s on Tansu, whose
+    memory engine is known never to compact (its cluster id gives it away).
+    """
     run = _Run(bootstrap)
     reachable = await _timed("reachable", lambda: _check_reachable(run), REACHABLE_TIMEOUT_S)
     if reachable.status == "fail":
         return [reachable]
     results = [reachable]
+    if compaction_wait_s is None:
+        compaction_wait_s = TANSU_COMPACTION_WAIT_S if run.kind == "tansu" else COMPACTION_WAIT_S
+    compaction_wait = compaction_wait_s
     checks: list[tuple[str, Callable[[], Awaitable[_Outcome]]]] = [
         ("topics creatable", lambda: _check_topics(run)),
         ("produce and fetch", lambda: _check_round_trip(run)),
         ("consumer group join", lambda: _check_group_join(run)),
         ("ListOffsets vs fetch high watermark", lambda: _check_list_offsets(run)),
         ("waiting fetch woken by new data", lambda: _check_fetch_wake(run)),
-        ("compaction and transactions", lambda: _check_compaction(run)),
+        ("compaction", lambda: _check_compaction(run, compaction_wait)),
+        ("transaction isolation", lambda: _check_transactions(run)),
     ]
     try:
         for name, check in checks:
-            results.append(await _timed(name, check, CHECK_TIMEOUT_S))
+            timeout = CHECK_TIMEOUT_S + (compaction_wait if name == "compaction" else 0.0)
+            results.append(await _timed(name, check, timeout))
     finally:
         await run.cleanup()
     return results
@@ -167,6 +191,7 @@ async def _check_reachable(run: _Run) -> _Outcome:
             "nothing can run against this broker: start one (`closeknit broker`) or point "
             "CLOSEKNIT_BROKER / --broker at a running one",
         )
+    run.kind = kind_of_cluster(cluster.get("cluster_id"))
     brokers = cluster.get("brokers", [])
     ids = ", ".join(str(b["node_id"]) for b in brokers)
     return _Outcome(
@@ -364,22 +389,117 @@ async def _check_fetch_wake(run: _Run) -> _Outcome:
     return _Outcome("pass", detail)
 
 
-async def _check_compaction(run: _Run) -> _Outcome:
+async def _check_compaction(run: _Run, wait_s: float) -> _Outcome:
+    """Overwrite a key and delete another on a compacted topic; wait for the cleaner.
+
+    Tiny segments, a low dirty ratio and a short tombstone retention make the cleaner act
+    within its next passes; a steady trickle of filler records rolls the active segment,
+    which is never cleaned. Passes when the old value and the tombstone are both gone.
+    """
     async with admin_client(run.bootstrap) as admin:
-        name = await run.create_topic(admin, "compacted", 1, {"cleanup.policy": "compact"})
-        resource = ConfigResource(ConfigResourceType.TOPIC, name)
-        try:
-            (response,) = await admin.describe_configs([resource])
-            entries = {e[0]: e[1] for r in response.resources for e in r[4]}
-            reported = entries.get("cleanup.policy")
-        except Exception as exc:
-            reported = f"? (DescribeConfigs failed: {type(exc).__name__})"
-    shown = f"it reports cleanup.policy={reported}" if reported else "it reports no cleanup.policy"
+        name = await run.create_topic(admin, "compacted", 1, COMPACTION_PROBE_CONFIGS)
+    producer = AIOKafkaProducer(bootstrap_servers=run.bootstrap, acks="all", **client_kwargs())
+    await producer.start()
+    started = time.monotonic()
+    overwritten_gone: float | None = None
+    try:
+        for key, value in ((b"kept", b"old"), (b"deleted", b"v"), (b"kept", b"new")):
+            await producer.send_and_wait(name, value, key=key, partition=0)
+        await producer.send_and_wait(name, None, key=b"deleted", partition=0)
+        while time.monotonic() - started < wait_s:
+            await asyncio.sleep(0.25)
+            await producer.send_and_wait(name, b"filler", key=b"filler", partition=0)
+            records = await _read_partition(run.bootstrap, TopicPartition(name, 0))
+            if (b"kept", b"old") not in records and overwritten_gone is None:
+                overwritten_gone = time.monotonic() - started
+            if overwritten_gone is not None and all(k != b"deleted" for k, _ in records):
+                return _Outcome(
+                    "pass",
+                    f"the cleaner removed an overwritten value after {overwritten_gone:.1f} s "
+                    f"and a tombstone after {time.monotonic() - started:.1f} s",
+                )
+    finally:
+        await producer.stop()
+    if overwritten_gone is None:
+        return _Outcome(
+            "warn",
+            f"after {wait_s:.0f} s an overwritten value was still on a compacted topic "
+            "(the broker accepts cleanup.policy=compact but did not compact)",
+            "compacted topics and changelogs keep every update, so recovery replays all of "
+            "them, and an opted-out person's old snapshots stay on dyad-updates, "
+            "cluster-feed and the changelogs (their tombstones hide them from closeknit)",
+        )
     return _Outcome(
         "warn",
-        f"not checked: a topic with cleanup.policy=compact was accepted ({shown}); whether the "
-        "broker actually compacts, and transaction isolation, are not tested",
-        "if the broker does not compact (Tansu's memory:// does not), compacted topics and "
-        "changelogs keep every update and recovery replays all of them; without transaction "
-        "isolation (Tansu has none) exactly-once processing cannot be trusted",
+        f"the cleaner removed an overwritten value after {overwritten_gone:.1f} s, but a "
+        f"tombstone was still there after {wait_s:.0f} s",
+        "erased people's keys stay on compacted topics as tombstones; check "
+        "delete.retention.ms on the broker",
     )
+
+
+async def _check_transactions(run: _Run) -> _Outcome:
+    """An aborted transaction must be invisible to a read_committed consumer."""
+    async with admin_client(run.bootstrap) as admin:
+        name = await run.create_topic(admin, "transactions", 1)
+    tp = TopicPartition(name, 0)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=run.bootstrap,
+        transactional_id=f"closeknit.doctor.{run.run_id}",
+        **client_kwargs(),
+    )
+    try:
+        await producer.start()
+        await producer.begin_transaction()
+        await producer.send_and_wait(name, b"aborted", partition=0)
+        await producer.abort_transaction()
+        await producer.begin_transaction()
+        await producer.send_and_wait(name, b"committed", partition=0)
+        await producer.commit_transaction()
+    except Exception as exc:
+        return _Outcome(
+            "warn",
+            f"a transactional producer was refused ({type(exc).__name__}: {exc})",
+            NO_TRANSACTIONS,
+        )
+    finally:
+        with contextlib.suppress(Exception):
+            await producer.stop()
+    committed = [v for _, v in await _read_partition(run.bootstrap, tp, "read_committed")]
+    detail = f"a read_committed consumer saw {[v.decode() for v in committed if v]}"
+    if committed == [b"committed"]:
+        return _Outcome("pass", f"{detail}: the aborted record stayed hidden")
+    return _Outcome(
+        "warn",
+        f"{detail}, where only the committed record should show",
+        NO_TRANSACTIONS,
+    )
+
+
+async def _read_partition(
+    bootstrap: str, tp: TopicPartition, isolation_level: str = "read_uncommitted"
+) -> list[tuple[bytes | None, bytes | None]]:
+    """Every record of one partition, from its log start to its end as it stands now."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        isolation_level=isolation_level,
+        fetch_max_wait_ms=10,
+        **client_kwargs(),
+    )
+    await consumer.start()
+    records: list[tuple[bytes | None, bytes | None]] = []
+    try:
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        deadline = time.monotonic() + 5.0
+        # The end comes from the Fetch high watermark, not ListOffsets (Tansu defect 1).
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(tp, timeout_ms=100)
+            records.extend((r.key, r.value) for r in batch.get(tp, []))
+            end = consumer.highwater(tp)
+            if end is not None and await consumer.position(tp) >= end:
+                break
+    finally:
+        await consumer.stop()
+    return records

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from service.broker.admin import UnknownTopicError, topic_partitions
 from service.kafka_security import client_kwargs
 
 
@@ -41,8 +42,15 @@ async def read_topic(
     )
     try:
         await consumer.start()
-        partitions = await _wait_for_partitions(consumer, topic)
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        # Looked up by the admin client: it lists topics before describing one, since naming
+        # a missing topic in a metadata request makes Tansu auto-create it (and reading
+        # should never create anything). The consumer's own metadata would not do: it
+        # only knows topics it was told to track.
+        try:
+            partitions = await topic_partitions(bootstrap, topic)
+        except UnknownTopicError:
+            raise LookupError(f"topic {topic!r} does not exist on this broker") from None
+        tps = [TopicPartition(topic, p) for p in partitions]
         consumer.assign(tps)
         if from_beginning:
             await consumer.seek_to_beginning(*tps)
@@ -57,11 +65,3 @@ async def read_topic(
                     yield Record(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp)
     finally:
         await consumer.stop()
-
-
-async def _wait_for_partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    # List every topic first: naming a missing one in a metadata request makes Tansu
-    # auto-create it, and reading should never create anything.
-    if topic not in await consumer.topics():
-        raise LookupError(f"topic {topic!r} does not exist on this broker")
-    return set(consumer.partitions_for_topic(topic) or ())

@@ -18,6 +18,9 @@ from typing import Any
 
 from rich.console import Console
 
+from service.broker.child import BrokerProcess
+from service.broker.quirks import BROKER_KINDS, BrokerKind
+
 DEFAULT_OUT = Path("bench-results")
 SHORT_RUN_S = 3.0
 SKIPPABLE = ("ceiling", "e2e", "scale-out", "latency", "core", "memory", "communities")
@@ -43,6 +46,7 @@ class BenchConfig:
     worker_env: dict[str, str] = field(default_factory=dict)
     out: Path = DEFAULT_OUT
     data_dir: Path | None = None  # None: ../shared/data beside the repository
+    brokers: tuple[BrokerKind, ...] = BROKER_KINDS
 
     @classmethod
     def quick(cls) -> BenchConfig:
@@ -99,6 +103,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME=VALUE",
         help="extra environment for the workers, e.g. Faust's PRODUCER_LINGER=0.005",
     )
+    parser.add_argument(
+        "--broker",
+        choices=("both", *BROKER_KINDS),
+        default="both",
+        help="which broker the end-to-end figures run on: both (the default; Kafka is left "
+        "out, with a note, where Java or Maven is missing), tansu or kafka",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="report directory")
     parser.add_argument(
         "--data",
@@ -122,6 +133,7 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
     if args.latency_seconds is not None:
         config.latency_seconds = max(4.0, args.latency_seconds)
     config.skip = tuple(args.skip)
+    config.brokers = BROKER_KINDS if args.broker == "both" else (args.broker,)
     config.profile = args.profile
     config.out = args.out
     config.data_dir = args.data
@@ -143,10 +155,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_bench(config: BenchConfig, console: Console) -> Any:
-    """Every measurement not skipped; prints the table, writes the JSON; returns the report."""
+    """Every measurement not skipped; prints the table, writes the JSON; returns the report.
+
+    The broker-bound measurements (ceiling, end to end, scale-out, latency) run on each broker
+    of `config.brokers` in turn, each against the ceiling measured on that broker; the
+    broker-free ones (core, memory, communities) run once, with the first broker's pass.
+    """
     from service.bench import load_workload, machine
     from service.bench.report import BenchReport, render, write_json
-    from service.broker.embedded import EmbeddedBroker
 
     started = time.time()
     report = BenchReport(started_at=started, machine=machine(), config=_config_dict(config))
@@ -156,23 +172,10 @@ def run_bench(config: BenchConfig, console: Console) -> Any:
     workload = load_workload(size, data_dir=config.data_dir)
     report.workload = workload.source
     console.print(f"workload: {workload.source}")
-    broker = EmbeddedBroker(0, log_dir=work_dir)
-    try:
-        broker.start()
-        console.print(f"broker: Tansu at {broker.bootstrap} (pid {broker.pid})")
-        steps = _Steps(config, report, console, workload, broker, work_dir)
-        for name, step in steps.plan():
-            if name in config.skip:
-                continue
-            began = time.monotonic()
-            try:
-                step()
-            except Exception as exc:  # one failed measurement must not hide the others
-                report.errors.append(f"{name}: {type(exc).__name__}: {exc}")
-                console.print(f"[red]{name} failed:[/] {exc}")
-            report.details.setdefault("step_seconds", {})[name] = time.monotonic() - began
-    finally:
-        broker.stop()
+    brokers = _available_brokers(config, report, console)
+    for n, kind in enumerate(brokers):
+        _bench_on(kind, first=n == 0, config=config, report=report, console=console,
+                  workload=workload, work_dir=work_dir)  # fmt: skip
     report.duration_s = time.time() - started
     console.print()
     render(report, console)
@@ -185,28 +188,101 @@ def run_bench(config: BenchConfig, console: Console) -> Any:
     return report
 
 
+def _available_brokers(config: BenchConfig, report: Any, console: Console) -> list[BrokerKind]:
+    """The brokers asked for, less a Kafka that cannot run here (said, and kept in the report)."""
+    from service.broker.kafka_jars import missing_prerequisite
+
+    kinds = list(config.brokers)
+    reason = missing_prerequisite() if "kafka" in kinds else None
+    if reason is not None:
+        console.print(f"[yellow]Apache Kafka left out:[/] {reason}")
+        report.details["kafka_left_out"] = reason
+        if config.brokers == ("kafka",):
+            report.errors.append(f"kafka: {reason}")
+        kinds.remove("kafka")
+    return kinds
+
+
+def _bench_on(
+    kind: BrokerKind,
+    *,
+    first: bool,
+    config: BenchConfig,
+    report: Any,
+    console: Console,
+    workload: Any,
+    work_dir: Path,
+) -> None:
+    from service.bench.report import broker_prefix
+    from service.broker.embedded import embedded_broker
+    from service.config import load_settings
+
+    cache = load_settings().data_dir
+    broker = embedded_broker(kind, 0, log_dir=work_dir / kind, cache_dir=cache)
+    prefix = broker_prefix(kind)
+    try:
+        began = time.monotonic()
+        broker.start()
+        console.print(f"broker: {broker.describe()}, ready in {time.monotonic() - began:.1f} s")
+        report.details.setdefault("brokers", {})[kind] = {
+            "name": broker.name,
+            "start_seconds": broker.timings,
+        }
+        steps = _Steps(config, report, console, workload, broker, work_dir, prefix)
+        for name, step in steps.plan(broker_free=first):
+            if name in config.skip:
+                continue
+            began = time.monotonic()
+            try:
+                step()
+            except Exception as exc:  # one failed measurement must not hide the others
+                report.errors.append(f"{prefix}{name}: {type(exc).__name__}: {exc}")
+                console.print(f"[red]{prefix}{name} failed:[/] {exc}")
+            seconds = report.details.setdefault("step_seconds", {})
+            seconds[f"{prefix}{name}"] = time.monotonic() - began
+    except Exception as exc:  # e.g. the broker would not start: say so, bench the rest
+        report.errors.append(f"{kind}: {type(exc).__name__}: {exc}")
+        console.print(f"[red]{kind} broker failed:[/] {exc}")
+    finally:
+        broker.stop()
+
+
 @dataclass
 class _Steps:
     config: BenchConfig
     report: Any
     console: Console
     workload: Any
-    broker: Any
+    broker: BrokerProcess
     work_dir: Path
+    prefix: str = ""  # figure-key prefix of this broker ("" for Tansu)
 
-    def plan(self) -> list[tuple[str, Callable[[], None]]]:
-        return [
+    def plan(self, *, broker_free: bool) -> list[tuple[str, Callable[[], None]]]:
+        steps = [
             ("ceiling", self.ceiling),
             ("e2e", self.e2e),
             ("scale-out", self.scale_out),
             ("latency", self.latency),
-            ("core", self.core),
-            ("memory", self.memory),
-            ("communities", self.communities),
         ]
+        if broker_free:
+            steps += [
+                ("core", self.core),
+                ("memory", self.memory),
+                ("communities", self.communities),
+            ]
+        return steps
+
+    def add(self, figure: Any) -> None:
+        """Add a figure under this broker's prefix, its ratio against this broker's base."""
+        if self.prefix:
+            figure.key = self.prefix + figure.key
+            figure.label = f"{self.broker.name}: {figure.label.strip()}"
+            if figure.ratio_to is not None:
+                figure.ratio_to = self.prefix + figure.ratio_to
+        self.report.add(figure)
 
     def say(self, text: str) -> None:
-        self.console.print(text, highlight=False)
+        self.console.print(f"[{self.broker.kind}] {text}", highlight=False, markup=False)
         sys.stdout.flush()
 
     def ceiling(self) -> None:
@@ -219,7 +295,7 @@ class _Steps:
         c = self.config
         records = self.workload.records[: c.ceiling_events]
         (settings,) = run_settings(
-            self.broker.port, "ceiling", self.work_dir, partitions=c.partitions
+            self.broker, f"{self.prefix}ceiling", self.work_dir, partitions=c.partitions
         )
         filled = asyncio.run(prefill(settings, records))
         self.say(
@@ -244,9 +320,8 @@ class _Steps:
                 f"at {c.latency_rate:,.0f}/s: p50 {_ms(hop['p50_s'], 1)}, "
                 f"p99 {_ms(hop['p99_s'], 1)}"
             )
-        r = self.report
-        r.details["producer_prefill"] = filled
-        r.add(
+        self.report.details[f"{self.prefix}producer_prefill"] = filled
+        self.add(
             Figure(
                 "ceiling",
                 "1 ceiling: raw consume",
@@ -257,7 +332,7 @@ class _Steps:
                 note="getmany(max_records=10000) over the pre-filled input topics",
             )
         )
-        r.add(
+        self.add(
             Figure(
                 "hop_p50",
                 "  one raw hop p50",
@@ -266,7 +341,7 @@ class _Steps:
                 runs=hops,
             )
         )
-        r.add(
+        self.add(
             Figure(
                 "hop_p99",
                 "  one raw hop p99",
@@ -289,15 +364,14 @@ class _Steps:
             if c.profile and n == 0 and workers == 1:
                 profile = c.out / f"profile-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.txt"
             result = measure_e2e(
-                self.broker.port,
+                self.broker,
                 workload,
-                tag=f"e2e{workers}w-{n}",
+                tag=f"{self.prefix}e2e{workers}w-{n}",
                 work_dir=self.work_dir,
                 workers=workers,
                 partitions=c.partitions,
                 max_seconds=c.max_seconds,
                 worker_env=c.worker_env,
-                broker_pid=self.broker.pid,
                 amplification=(n == 0 and workers == 1),
                 profile_to=profile,
             )
@@ -321,7 +395,7 @@ class _Steps:
         elif min(r["seconds"] for r in runs) < SHORT_RUN_S:
             note += f"; runs under {SHORT_RUN_S:.0f} s time poorly: use more --events"
         if workers == 1:
-            self.report.add(
+            self.add(
                 Figure(
                     "e2e",
                     "2 end to end, 1 worker",
@@ -334,7 +408,7 @@ class _Steps:
                 )
             )
         else:
-            self.report.add(
+            self.add(
                 Figure(
                     "scale_out",
                     f"  end to end, {workers} workers",
@@ -346,7 +420,7 @@ class _Steps:
                 )
             )
         key = "e2e_all" if workers == 1 else "scale_out_all"
-        self.report.add(
+        self.add(
             Figure(
                 key,
                 f"  {workers} worker{'s' if workers > 1 else ''}, all stages committed",
@@ -371,13 +445,12 @@ class _Steps:
         runs = []
         for n in range(c.runs):
             result = measure_latency(
-                self.broker.port,
+                self.broker,
                 scenario,
-                tag=f"latency-{n}",
+                tag=f"{self.prefix}latency-{n}",
                 work_dir=self.work_dir,
                 partitions=c.partitions,
                 drain_s=c.latency_drain_s,
-                broker_pid=self.broker.pid,
                 worker_env=c.worker_env,
             )
             runs.append(result)
@@ -395,7 +468,7 @@ class _Steps:
             note += (
                 f"; {censored} alerts not out {c.latency_drain_s:.0f} s after the window (censored)"
             )
-        self.report.add(
+        self.add(
             Figure(
                 "latency_p50",
                 "4 event to alert p50",
@@ -406,7 +479,7 @@ class _Steps:
                 lower_bound=any(r["p50_lower_bound"] for r in runs),
             )
         )
-        self.report.add(
+        self.add(
             Figure(
                 "latency_p99",
                 "4 event to alert p99",
@@ -434,7 +507,7 @@ class _Steps:
                 f"core run {n + 1}/{c.runs}: {full[-1]['events_per_s']:,.0f} events/s all stages, "
                 f"{relationships[-1]['events_per_s']:,.0f} events/s dyads and people only"
             )
-        self.report.add(
+        self.add(
             Figure(
                 "core",
                 "3 in-process core",
@@ -446,7 +519,7 @@ class _Steps:
                 note=f"AlertReplay over {len(records):,} events in memory, validate + update time",
             )
         )
-        self.report.add(
+        self.add(
             Figure(
                 "core_relationships",
                 "  core: dyads and people only",
@@ -469,7 +542,7 @@ class _Steps:
             f"memory: {result['dyads']:,} dyads, {result['bytes_per_dyad']:.0f} bytes each stored; "
             f"RSS {result['rss_after_bytes'] / 2**20:,.0f} MiB"
         )
-        self.report.add(
+        self.add(
             Figure(
                 "bytes_per_dyad",
                 "5 state bytes per dyad",
@@ -483,7 +556,7 @@ class _Steps:
                 "growth over the dyads (all state, an upper bound); one run, it is deterministic",
             )
         )
-        self.report.add(
+        self.add(
             Figure(
                 "rss_per_dyad",
                 "  RSS growth per dyad",
@@ -492,7 +565,7 @@ class _Steps:
                 runs=runs,
             )
         )
-        self.report.add(
+        self.add(
             Figure(
                 "rss",
                 "  RSS after the replay",
@@ -508,7 +581,7 @@ class _Steps:
 
         runs = [community_updates(self.config.data_dir) for _ in range(self.config.runs)]
         if not runs[0].get("available"):
-            self.report.add(
+            self.add(
                 Figure(
                     "communities",
                     "6 community updates",
@@ -520,7 +593,7 @@ class _Steps:
             self.say(f"communities: {runs[0]['reason']}")
             return
         self.say(f"communities: {runs[0]['events_per_s']:,.0f} edge updates/s")
-        self.report.add(
+        self.add(
             Figure(
                 "communities",
                 "6 community updates",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+from types import FrameType
 
 from rich.console import Console
 
@@ -33,8 +35,15 @@ def run(args: argparse.Namespace) -> int:
 
     settings = load_settings(web_port=args.web_port)
     console = Console(highlight=False)
+    # SIGTERM stops the demo as Ctrl-C does: the worker and the broker it started are
+    # stopped on the way out (their `finally` blocks), instead of being left running.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return run_demo(settings, once=args.once, seed=args.seed, console=console)
     except (DemoFailed, WorkerFailed, BrokerUnavailable) as exc:
         print(f"closeknit demo: {exc}", file=sys.stderr)
         return 1
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt

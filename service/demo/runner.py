@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
 from rich.console import Console
 from rich.table import Table
 
+from service.broker.probe import find_free_port, port_is_free
 from service.broker.reader import read_topic
 from service.cli.render import render_record
 from service.config import Settings
@@ -35,11 +37,13 @@ class Tally:
 
 def run_demo(settings: Settings, *, once: bool, seed: int, console: Console) -> int:
     scenario = build_scenario(seed)
-    with prepare_broker(settings) as ready:
+    settings = _kept_apart(settings, console)
+    with prepare_broker(settings, private=True) as ready:
         worker = WorkerProcess(ready, ready.data_dir / "demo-worker.log")
+        where = "a private embedded" if ready.uses_embedded_broker else "the configured"
         console.print(
-            f"[bold]closeknit demo[/]: broker {ready.bootstrap_servers()}, "
-            f"worker log {worker.log_path}"
+            f"[bold]closeknit demo[/]: {where} {ready.resolved_broker_kind} broker at "
+            f"{ready.bootstrap_servers()}, worker log {worker.log_path}"
         )
         worker.start()
         try:
@@ -48,6 +52,31 @@ def run_demo(settings: Settings, *, once: bool, seed: int, console: Console) -> 
             return asyncio.run(_drive(ready, worker, scenario, once=once, console=console))
         finally:
             worker.stop()
+
+
+def _kept_apart(settings: Settings, console: Console) -> Settings:
+    """Settings that cannot collide with another demo or a worker already running here.
+
+    The embedded broker is private to the demo (`prepare_broker(private=True)`). On a
+    configured broker, which others share, the demo's topics and group get a run suffix.
+    A web port already taken is swapped for a free one.
+    """
+    if not settings.uses_embedded_broker:
+        run = uuid.uuid4().hex[:6]
+        settings = replace(
+            settings,
+            app_id=f"{settings.app_id}-demo-{run}",
+            topic_prefix=f"{settings.topic_prefix}demo-{run}.",
+        )
+        console.print(
+            f"on the shared broker {settings.broker_url()} the demo uses its own topics "
+            f"({settings.topic_prefix}*) and consumer group ({settings.app_id})"
+        )
+    if not port_is_free(settings.web_port, settings.web_host):
+        port = find_free_port(settings.web_host)
+        console.print(f"web port {settings.web_port} is in use; the demo serves on {port}")
+        settings = replace(settings, web_port=port)
+    return settings
 
 
 async def _drive(

@@ -72,7 +72,7 @@ def parse_action(raw: bytes | None) -> dict[str, Any] | Rejection:
 def register(pipeline: Pipeline) -> None:
     app = pipeline.app
     metrics = pipeline.metrics
-    table = app.Table("alert_entries", key_type=bytes, partitions=pipeline.settings.partitions)
+    table = pipeline.table("alert_entries")
     pipeline.alert_entries = table
     source = app.topic(
         pipeline.settings.topic("alert-signals"),

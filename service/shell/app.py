@@ -21,7 +21,7 @@ from service.shell.delivery import use_draining_buffer
 from service.shell.fetch_wait import use_fetch_max_wait
 from service.shell.flow import App
 from service.shell.metrics import Metrics
-from service.shell.topics import CATALOG
+from service.shell.topics import CATALOG, changelog_configs
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,16 @@ class Pipeline:
         returns, and the producer is flushed before offsets are committed.
         """
         await self.app.producer.send(self.settings.topic(topic), key, value, None, None, None)
+
+    def table(self, name: str) -> Any:
+        """A bytes-keyed table partitioned like the topics, its changelog compacted with the
+        configs that bound how long an erased person's records stay (`changelog_configs`)."""
+        return self.app.Table(
+            name,
+            key_type=bytes,
+            partitions=self.settings.partitions,
+            extra_topic_configs=changelog_configs(self.settings),
+        )
 
     def advance_clock(self, event_time: float) -> None:
         if event_time > self.clock:

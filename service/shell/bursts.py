@@ -29,7 +29,7 @@ TICK_INTERVAL_S = 2.0
 
 def register(pipeline: Pipeline) -> None:
     app = pipeline.app
-    table = app.Table("bursts", key_type=bytes, partitions=pipeline.settings.partitions)
+    table = pipeline.table("bursts")
     complaints = pipeline.topics["complaints"]
     params = SignalParams(min_influence=pipeline.settings.critic_min_influence)
 

@@ -24,10 +24,13 @@ class CriticStage:
         self.params = SignalParams(
             min_influence=pipeline.settings.critic_min_influence, tie=pipeline.tie_params
         )
-        self.table = pipeline.app.Table(
-            "critics", key_type=bytes, partitions=pipeline.settings.partitions
-        )
+        self.table = pipeline.table("critics")
         pipeline.critics = self.table
+
+    def erase(self, key: bytes) -> None:
+        """Forget an opted-out person's sentiment baseline and recent messages."""
+        if key in self.table:
+            del self.table[key]  # a tombstone in the changelog
 
     async def on_post(self, key: bytes, person: str, post: dict[str, Any]) -> None:
         row, signal, complaint = critic_step(

@@ -38,7 +38,7 @@ def register(pipeline: Pipeline) -> None:
     app = pipeline.app
     metrics = pipeline.metrics
     params = pipeline.tie_params
-    table = app.Table("dyads", key_type=bytes, partitions=pipeline.settings.partitions)
+    table = pipeline.table("dyads")
     use_codec(table, DYAD_CODEC)
     pipeline.dyads = table
     send = pipeline.send

@@ -27,7 +27,7 @@ def register(pipeline: Pipeline) -> None:
     app = pipeline.app
     metrics = pipeline.metrics
     optouts = pipeline.optouts
-    table = app.Table("people", key_type=bytes, partitions=pipeline.settings.partitions)
+    table = pipeline.table("people")
     use_codec(table, PERSON_CODEC)
     pipeline.people = table
 
@@ -40,6 +40,7 @@ def register(pipeline: Pipeline) -> None:
             await pipeline.send("interactions", dyad_key(person, partner).encode(), command)
         if state is not None:
             del table[key]
+        pipeline.critic_stage.erase(key)
         metrics.erasures.inc()
 
     def drop_partner(key: bytes, partner: str) -> None:

@@ -14,7 +14,8 @@ from typing import Any
 
 import orjson
 
-from service.config import Settings
+from service.broker.child import die_with_parent_preexec
+from service.config import Settings, settings_env
 
 
 class WorkerFailed(RuntimeError):
@@ -31,16 +32,7 @@ class WorkerProcess:
 
     def start(self) -> None:
         env = dict(os.environ)
-        env.update(
-            CLOSEKNIT_APP_ID=self.settings.app_id,
-            CLOSEKNIT_EMBEDDED_PORT=str(self.settings.embedded_port),
-            CLOSEKNIT_WEB_PORT=str(self.settings.web_port),
-            CLOSEKNIT_DATA_DIR=str(self.settings.data_dir),
-            CLOSEKNIT_TOPIC_PREFIX=self.settings.topic_prefix,
-            CLOSEKNIT_PARTITIONS=str(self.settings.partitions),
-        )
-        if self.settings.broker:
-            env["CLOSEKNIT_BROKER"] = self.settings.broker
+        env.update(settings_env(self.settings))
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
@@ -48,6 +40,8 @@ class WorkerProcess:
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            # If this process dies without stopping it, the worker is told to stop too.
+            preexec_fn=die_with_parent_preexec(),
         )
 
     def url(self, path: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -11,7 +12,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from service.broker.admin import ensure_topics
-from service.broker.embedded import EmbeddedBroker, broker_answers
+from service.broker.child import BrokerProcess
+from service.broker.embedded import embedded_broker
+from service.broker.probe import broker_answers
+from service.broker.quirks import detect_broker_kind
 from service.config import Settings
 from service.kafka_security import client_kwargs
 from service.shell.topics import topic_specs
@@ -27,29 +31,40 @@ class BrokerUnavailable(RuntimeError):
 
 
 @contextmanager
-def prepare_broker(settings: Settings, *, start_embedded: bool = True) -> Iterator[Settings]:
-    """Yield once a broker answers and closeknit's topics exist.
+def prepare_broker(
+    settings: Settings, *, start_embedded: bool = True, private: bool = False
+) -> Iterator[Settings]:
+    """Yield settings for a broker that answers, once closeknit's topics exist on it.
 
     With no broker configured this reuses an embedded broker already answering on the
-    embedded port (e.g. `closeknit broker` in another terminal) or starts one for as long
-    as the block runs.
+    embedded port (e.g. `closeknit broker` in another terminal) or starts one of
+    `CLOSEKNIT_EMBEDDED_BROKER`'s kind for as long as the block runs. `private` always
+    starts a fresh one on a free port, so that two commands never share a broker, topics or
+    a consumer group (the demo). The settings yielded name the broker's port and kind
+    (`broker_kind`, detected from its cluster id when not given).
     """
-    bootstrap = settings.bootstrap_servers()
-    broker: EmbeddedBroker | None = None
-    if not broker_answers(bootstrap, timeout=2.0):
-        if not settings.uses_embedded_broker:
-            raise BrokerUnavailable(
-                f"no Kafka broker answers at {bootstrap}. Check CLOSEKNIT_BROKER, or unset it "
-                "to use the embedded broker."
-            )
+    broker: BrokerProcess | None = None
+    if settings.uses_embedded_broker and (private or not _answers(settings)):
         if not start_embedded:
             raise BrokerUnavailable(
-                f"no broker at {bootstrap}: start one with `closeknit broker`, "
-                "or set CLOSEKNIT_BROKER"
+                f"no broker at {settings.bootstrap_servers()}: start one with "
+                "`closeknit broker`, or set CLOSEKNIT_BROKER"
             )
-        broker = EmbeddedBroker(port=settings.embedded_port, log_dir=settings.data_dir)
+        port = 0 if private else settings.embedded_port
+        broker = embedded_broker(settings.resolved_broker_kind, port, log_dir=settings.data_dir)
+        log.info("starting the embedded broker (%s)", broker.kind)
         broker.start()
-        log.info("started the embedded Tansu broker at %s", broker.bootstrap)
+        log.info("started the embedded broker: %s", broker.describe())
+        settings = dataclasses.replace(settings, embedded_port=broker.port)
+    elif not _answers(settings):
+        raise BrokerUnavailable(
+            f"no Kafka broker answers at {settings.bootstrap_servers()}. Check "
+            "CLOSEKNIT_BROKER, or unset it to use the embedded broker."
+        )
+    bootstrap = settings.bootstrap_servers()
+    if settings.broker_kind is None:
+        kind = broker.kind if broker is not None else asyncio.run(detect_broker_kind(bootstrap))
+        settings = dataclasses.replace(settings, broker_kind=kind)
     try:
         created = asyncio.run(ensure_topics(bootstrap, topic_specs(settings)))
         if created:
@@ -58,6 +73,10 @@ def prepare_broker(settings: Settings, *, start_embedded: bool = True) -> Iterat
     finally:
         if broker is not None:
             broker.stop()
+
+
+def _answers(settings: Settings) -> bool:
+    return broker_answers(settings.bootstrap_servers(), timeout=2.0)
 
 
 async def fence_changelogs(bootstrap: str, changelog_topics: Sequence[str]) -> int:
@@ -95,16 +114,15 @@ async def fence_changelogs(bootstrap: str, changelog_topics: Sequence[str]) -> i
 
 def run_worker(settings: Settings) -> int:
     """Run a Faust worker until SIGINT/SIGTERM; returns its exit code."""
-    import faust
-
     from service.shell.app import build_app
+    from service.shell.bounded_stop import BoundedStopWorker
 
     app = build_app(settings)
-    if settings.uses_embedded_broker:
+    if settings.quirks.fence_changelogs:
         changelogs = [table.changelog_topic.get_topic_name() for table in app.tables.values()]
         fenced = asyncio.run(fence_changelogs(settings.bootstrap_servers(), changelogs))
-        log.info("fenced %d changelog partitions against the ListOffsets defect", fenced)
-    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True)
+        log.info("fenced %d changelog partitions against Tansu's ListOffsets defect", fenced)
+    worker = BoundedStopWorker(app, loglevel=settings.log_level, quiet=True)
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:

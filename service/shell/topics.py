@@ -68,13 +68,52 @@ CATALOG: tuple[TopicInfo, ...] = (
 CATALOG_NAMES: tuple[str, ...] = tuple(info.short_name for info in CATALOG)
 
 
+# Delete-policy topics roll a segment at least this often, so retention (which drops whole
+# segments) removes a record within one segment of its age passing `retention.ms`.
+MAX_SEGMENT_MS = 3_600_000
+
+
+def topic_configs(settings: Settings, *, compacted: bool) -> dict[str, str]:
+    """Topic-level configs that bound how long a person's records stay on the broker.
+
+    Compacted topics (and every table's changelog): an overwritten or erased record becomes
+    due for cleaning within `CLOSEKNIT_COMPACTION_MAX_LAG_S`; the active segment rolls as
+    often, since the cleaner never touches it; and a tombstone, whose key still names the
+    person, is itself dropped that long after the cleaner first passed it.
+
+    Delete topics: `retention.ms` counted from arrival (`LogAppendTime`), so a listening
+    system that stamps records with old post times cannot make them vanish before they
+    are processed, and a person's raw events are gone within a stated bound.
+    """
+    if compacted:
+        lag_ms = str(int(settings.compaction_max_lag_s * 1000))
+        return {
+            "cleanup.policy": "compact",
+            "max.compaction.lag.ms": lag_ms,
+            "segment.ms": lag_ms,
+            "delete.retention.ms": lag_ms,
+        }
+    retention_ms = int(settings.retention_hours * 3_600_000)
+    return {
+        "cleanup.policy": "delete",
+        "retention.ms": str(retention_ms),
+        "segment.ms": str(min(retention_ms, MAX_SEGMENT_MS)),
+        "message.timestamp.type": "LogAppendTime",
+    }
+
+
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     """Specs to create before a worker starts, so partitions are ours, not auto-created."""
     return [
         TopicSpec(
             settings.topic(info.short_name),
             info.partitions or settings.partitions,
-            compacted=info.compacted,
+            topic_configs(settings, compacted=info.compacted),
         )
         for info in CATALOG
     ]
+
+
+def changelog_configs(settings: Settings) -> dict[str, str]:
+    """Configs of every table's changelog topic, which Faust creates (compacted)."""
+    return topic_configs(settings, compacted=True)

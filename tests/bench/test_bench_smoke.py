@@ -35,6 +35,8 @@ FIGURES = (
     "rss",
     "communities",
 )
+# Measured again on Apache Kafka, each under a `kafka_` key.
+BROKER_FIGURES = (*FIGURES[: FIGURES.index("core")], "latency_p50", "latency_p99")
 
 
 def test_every_planted_critic_raises_one_alert_in_the_reference_replay() -> None:
@@ -48,8 +50,9 @@ def test_every_planted_critic_raises_one_alert_in_the_reference_replay() -> None
 
 
 @pytest.mark.integration
-@pytest.mark.timeout(150)
-def test_quick_bench_reports_every_figure(tmp_path: Path) -> None:
+@pytest.mark.timeout(360)
+def test_quick_bench_reports_every_figure(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    request.getfixturevalue("kafka_broker")  # skips (fails on CI) as it does without Java
     config = replace(
         BenchConfig.quick(),
         events=800,
@@ -73,7 +76,8 @@ def test_quick_bench_reports_every_figure(tmp_path: Path) -> None:
     assert data["machine"]["cpus"] >= 1
     figures = data["figures"]
     assert set(FIGURES) <= set(figures)
-    for key in FIGURES:
+    assert {f"kafka_{key}" for key in BROKER_FIGURES} <= set(figures)
+    for key in [*FIGURES, *(f"kafka_{key}" for key in BROKER_FIGURES)]:
         figure = figures[key]
         if not figure["available"]:
             assert key == "communities" and figure["note"].startswith("not available")
@@ -89,5 +93,9 @@ def test_quick_bench_reports_every_figure(tmp_path: Path) -> None:
     latency = figures["latency_p99"]["runs"] or figures["latency_p50"]["runs"]
     assert latency[0]["expected_alerts"] == 6
     assert latency[0]["alerts"] + latency[0]["censored"] == 6
+    kafka_e2e = figures["kafka_e2e"]
+    assert kafka_e2e["ratio_to"] == "kafka_ceiling"  # each broker against its own ceiling
+    assert kafka_e2e["runs"][0]["interactions_seen"] == 800
     table = output.getvalue()
     assert "1 ceiling: raw consume" in table and "vs ceiling" in table
+    assert "Apache Kafka" in table

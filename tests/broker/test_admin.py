@@ -17,7 +17,7 @@ from service.broker.admin import (
     high_watermarks,
     topic_partitions,
 )
-from service.broker.embedded import EmbeddedBroker
+from service.broker.child import BrokerProcess
 
 pytestmark = pytest.mark.integration
 
@@ -57,10 +57,12 @@ async def list_topics(bootstrap: str) -> list[str]:
         await admin.close()
 
 
-def test_ensure_topics_creates_missing_topics_once(broker: EmbeddedBroker, unique: str) -> None:
+def test_ensure_topics_creates_missing_topics_once(broker: BrokerProcess, unique: str) -> None:
     specs = [
         TopicSpec(f"admin.{unique}.events", 3),
-        TopicSpec(f"admin.{unique}.state", 1, compacted=True, retention_ms=60_000),
+        TopicSpec(
+            f"admin.{unique}.state", 1, {"cleanup.policy": "compact", "retention.ms": "60000"}
+        ),
     ]
 
     assert asyncio.run(ensure_topics(broker.bootstrap, specs)) == [s.name for s in specs]
@@ -70,7 +72,7 @@ def test_ensure_topics_creates_missing_topics_once(broker: EmbeddedBroker, uniqu
     assert asyncio.run(topic_partitions(broker.bootstrap, specs[1].name)) == [0]
 
 
-def test_ensure_topics_tolerates_a_concurrent_creator(broker: EmbeddedBroker, unique: str) -> None:
+def test_ensure_topics_tolerates_a_concurrent_creator(broker: BrokerProcess, unique: str) -> None:
     spec = TopicSpec(f"admin.{unique}.raced", 2)
 
     async def race() -> list[list[str]]:
@@ -85,7 +87,7 @@ def test_ensure_topics_tolerates_a_concurrent_creator(broker: EmbeddedBroker, un
 
 
 def test_high_watermarks_count_a_multi_record_batch_exactly(
-    broker: EmbeddedBroker, unique: str
+    broker: BrokerProcess, unique: str
 ) -> None:
     topic = f"admin.{unique}.batched"
     asyncio.run(ensure_topics(broker.bootstrap, [TopicSpec(topic, 2)]))
@@ -94,9 +96,7 @@ def test_high_watermarks_count_a_multi_record_batch_exactly(
     assert asyncio.run(high_watermarks(broker.bootstrap, topic)) == {0: 150, 1: 0}
 
 
-def test_looking_up_an_unknown_topic_does_not_create_it(
-    broker: EmbeddedBroker, unique: str
-) -> None:
+def test_looking_up_an_unknown_topic_does_not_create_it(broker: BrokerProcess, unique: str) -> None:
     # A Metadata request naming a topic makes Tansu auto-create it; the helpers must not.
     topic = f"admin.{unique}.absent"
     with pytest.raises(UnknownTopicError):
@@ -104,7 +104,7 @@ def test_looking_up_an_unknown_topic_does_not_create_it(
     assert topic not in asyncio.run(list_topics(broker.bootstrap))
 
 
-def test_committed_offsets_and_lag(broker: EmbeddedBroker, unique: str) -> None:
+def test_committed_offsets_and_lag(broker: BrokerProcess, unique: str) -> None:
     topic, group = f"admin.{unique}.lag", f"admin.{unique}.group"
     asyncio.run(ensure_topics(broker.bootstrap, [TopicSpec(topic, 2)]))
     asyncio.run(produce_batched(broker.bootstrap, topic, partition=0, count=150))

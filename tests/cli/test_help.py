@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from service.broker.embedded import find_free_port
+from service.broker.probe import find_free_port
 from service.cli.main import COMMAND_MODULES
 from service.config import settings_doc
 

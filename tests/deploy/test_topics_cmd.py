@@ -15,7 +15,8 @@ import pytest
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from service.broker.admin import admin_client
-from service.broker.embedded import EmbeddedBroker, find_free_port
+from service.broker.child import BrokerProcess
+from service.broker.probe import find_free_port
 from service.cli import topics_cmd
 from service.config import load_settings
 from service.shell.topics import CATALOG, CATALOG_NAMES
@@ -108,7 +109,7 @@ async def describe(bootstrap: str, prefix: str) -> dict[str, tuple[int, str | No
 
 @pytest.mark.integration
 def test_create_makes_exactly_the_catalog_topics_and_is_idempotent(
-    broker: EmbeddedBroker,
+    broker: BrokerProcess,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,12 +14,41 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from service.broker.child import BrokerProcess
 from service.broker.reader import Record, read_topic
-from service.config import Settings
+from service.config import Settings, load_settings, settings_env
 from service.core import ties
 from service.core.validation import EventValidator
 from service.shell.process import WorkerProcess
 from service.shell.runtime import prepare_broker
+
+# A crashed worker's partitions wait this long for the group to notice (Kafka's default
+# 60 s would make each SIGKILL test wait a minute); Tansu keeps its own short default.
+TEST_SESSION_TIMEOUT_S = {"tansu": None, "kafka": 10.0}
+
+
+def settings_on(broker: BrokerProcess, **overrides: Any) -> Settings:
+    """Settings that treat the session `broker` as the embedded broker of its kind.
+
+    CLOSEKNIT_BROKER stays unset and the embedded port points at it, so a worker applies
+    that kind's settings (on Tansu: short session timeout, changelog fence, short fetch
+    wait). The caller's own CLOSEKNIT_* variables are ignored.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSEKNIT_")}
+    return load_settings(
+        env,
+        embedded_broker=broker.kind,
+        embedded_port=broker.port,
+        session_timeout_s=TEST_SESSION_TIMEOUT_S[broker.kind],
+        **overrides,
+    )
+
+
+def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a `closeknit` subprocess that runs with exactly `settings`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSEKNIT_")}
+    env.update(settings_env(settings), **extra)
+    return env
 
 
 @contextmanager

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -11,6 +10,7 @@ import pytest
 
 from service.config import Settings
 from service.demo.scenario import build_scenario
+from tests.integration.harness import cli_env
 
 pytestmark = pytest.mark.integration
 
@@ -19,15 +19,7 @@ def test_demo_once_drains_the_scenario_and_prints_a_true_summary(
     isolated_settings: Settings,
 ) -> None:
     settings = isolated_settings
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSEKNIT_")}
-    env.update(
-        CLOSEKNIT_EMBEDDED_PORT=str(settings.embedded_port),  # the session's broker
-        CLOSEKNIT_TOPIC_PREFIX=settings.topic_prefix,
-        CLOSEKNIT_APP_ID=settings.app_id,
-        CLOSEKNIT_WEB_PORT=str(settings.web_port),
-        CLOSEKNIT_DATA_DIR=str(settings.data_dir),
-        COLUMNS="200",
-    )
+    env = cli_env(settings, COLUMNS="200")  # on the session's broker
     done = subprocess.run(
         [sys.executable, "-m", "service", "demo", "--once"],
         env=env, capture_output=True, text=True, timeout=240,

@@ -27,7 +27,7 @@ import orjson
 import pytest
 from faust.types.tuples import TP, RecordMetadata
 
-from service.broker.embedded import find_free_port
+from service.broker.probe import find_free_port
 from service.core import ties
 from service.core.influence import PersonState
 from service.core.interaction import Interaction

@@ -27,14 +27,16 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from service.broker.embedded import EmbeddedBroker, find_free_port
+from service.broker.child import BrokerProcess
+from service.broker.probe import find_free_port
 from service.broker.reader import Record, read_topic
-from service.config import Settings, load_settings
+from service.config import Settings
 from service.core.routing import dyad_key, split_dyad_key
 from service.core.schemas import JsonSchemaValueException, compiled
 from service.shell.process import WorkerProcess
 from service.shell.runtime import prepare_broker
 from service.shell.topics import CATALOG
+from tests.integration.harness import cli_env, settings_on
 
 pytestmark = pytest.mark.integration
 
@@ -133,12 +135,10 @@ class Wire:
 
 
 @pytest.fixture(scope="module")
-def wire(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Wire:
+def wire(broker: BrokerProcess, tmp_path_factory: pytest.TempPathFactory) -> Wire:
     data_dir = tmp_path_factory.mktemp("wire") / "data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSEKNIT_")}
-    settings = load_settings(
-        env,
-        embedded_port=broker.port,
+    settings = settings_on(
+        broker,
         topic_prefix=f"wire-{os.getpid()}.",
         app_id=f"closeknit-wire-{os.getpid()}",
         web_port=find_free_port(),
@@ -333,11 +333,7 @@ def ties_held(worker: WorkerProcess, person: str) -> int:
 
 
 def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSEKNIT_")}
-    env.update(
-        CLOSEKNIT_EMBEDDED_PORT=str(settings.embedded_port),
-        CLOSEKNIT_TOPIC_PREFIX=settings.topic_prefix,
-    )
+    env = cli_env(settings)
     return subprocess.run(
         [sys.executable, "-m", "service", *args],
         env=env,

@@ -10,7 +10,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from service.broker.admin import topic_partitions
-from service.broker.embedded import EmbeddedBroker
+from service.broker.child import BrokerProcess
 from service.cli.main import main
 from service.config import Settings
 from service.sources.detect import open_source
@@ -47,7 +47,7 @@ async def _read_all(bootstrap: str, topic: str, expected: int) -> list[tuple[byt
 
 
 def test_records_land_on_their_kind_topic_keyed_by_event_id(
-    broker: EmbeddedBroker, isolated_settings: Settings
+    broker: BrokerProcess, isolated_settings: Settings
 ) -> None:
     settings = isolated_settings
     records = [item for item in open_source(HIGGS) if isinstance(item, SourceRecord)]
@@ -83,7 +83,7 @@ def test_records_land_on_their_kind_topic_keyed_by_event_id(
     assert len(partitions) == settings.partitions
 
 
-def test_a_fixed_rate_paces_the_sends(broker: EmbeddedBroker, isolated_settings: Settings) -> None:
+def test_a_fixed_rate_paces_the_sends(broker: BrokerProcess, isolated_settings: Settings) -> None:
     stats = asyncio.run(
         publish(
             open_source(HIGGS),
@@ -114,7 +114,7 @@ def test_rate_and_speedup_together_are_refused(isolated_settings: Settings) -> N
 
 
 def test_the_cli_publishes_and_summarises(
-    broker: EmbeddedBroker,
+    broker: BrokerProcess,
     isolated_settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from service.broker.embedded import find_free_port
+from service.broker.probe import find_free_port
 from service.cli.main import main
 
 FIXTURES = Path(__file__).parent / "fixtures"

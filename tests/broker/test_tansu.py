@@ -1,4 +1,4 @@
-"""EmbeddedBroker: start, stop, port choice, busy ports, and no orphaned Tansu processes."""
+"""TansuBroker: start, stop, port choice, busy ports, and no orphaned Tansu processes."""
 
 from __future__ import annotations
 
@@ -13,12 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from service.broker.embedded import (
-    BrokerStartError,
-    EmbeddedBroker,
-    broker_answers,
-    find_free_port,
-)
+from service.broker.errors import BrokerStartError
+from service.broker.probe import broker_answers, find_free_port
+from service.broker.tansu import TansuBroker
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +56,7 @@ def wait_until(condition: object, timeout: float) -> bool:
 
 
 def test_port_zero_picks_a_free_port_and_the_broker_answers(tmp_path: Path) -> None:
-    with EmbeddedBroker(0, log_dir=tmp_path) as broker:
+    with TansuBroker(0, log_dir=tmp_path) as broker:
         assert broker.port > 0
         assert broker.bootstrap == f"127.0.0.1:{broker.port}"
         assert broker.url == f"kafka://127.0.0.1:{broker.port}"
@@ -69,7 +66,7 @@ def test_port_zero_picks_a_free_port_and_the_broker_answers(tmp_path: Path) -> N
 
 
 def test_stop_leaves_no_process_and_frees_the_port(tmp_path: Path) -> None:
-    broker = EmbeddedBroker(0, log_dir=tmp_path).start()
+    broker = TansuBroker(0, log_dir=tmp_path).start()
     pid = broker.pid
     assert pid is not None and process_alive(pid)
 
@@ -82,18 +79,19 @@ def test_stop_leaves_no_process_and_frees_the_port(tmp_path: Path) -> None:
 
 
 def test_a_stopped_port_can_be_reused_at_once(tmp_path: Path) -> None:
-    first = EmbeddedBroker(0, log_dir=tmp_path).start()
+    first = TansuBroker(0, log_dir=tmp_path).start()
     port = first.port
     first.stop()
-    with EmbeddedBroker(port, log_dir=tmp_path) as second:
+    with TansuBroker(port, log_dir=tmp_path) as second:
         assert broker_answers(second.bootstrap, timeout=5)
 
 
 def test_a_second_broker_on_a_busy_port_says_what_to_do(
-    broker: EmbeddedBroker, tmp_path: Path
+    tansu_broker: TansuBroker, tmp_path: Path
 ) -> None:
+    broker = tansu_broker
     with pytest.raises(BrokerStartError) as caught:
-        EmbeddedBroker(broker.port, log_dir=tmp_path, port_wait=0.2).start()
+        TansuBroker(broker.port, log_dir=tmp_path, port_wait=0.2).start()
     message = str(caught.value)
     assert f"a Kafka broker already answers on 127.0.0.1:{broker.port}" in message
     assert "CLOSEKNIT_EMBEDDED_PORT" in message
@@ -108,7 +106,7 @@ def test_a_port_held_by_something_else_is_reported_as_in_use(tmp_path: Path) -> 
         holder.listen()
         port = holder.getsockname()[1]
         with pytest.raises(BrokerStartError, match=f"port {port} is in use; set CLOSEKNIT_EMB"):
-            EmbeddedBroker(port, log_dir=tmp_path, port_wait=0.2).start()
+            TansuBroker(port, log_dir=tmp_path, port_wait=0.2).start()
 
 
 def test_broker_answers_is_false_for_a_closed_port() -> None:
@@ -118,7 +116,7 @@ def test_broker_answers_is_false_for_a_closed_port() -> None:
 
 
 async def _start_and_stop_async(log_dir: Path) -> tuple[int, bool]:
-    async with EmbeddedBroker(0, log_dir=log_dir) as broker:
+    async with TansuBroker(0, log_dir=log_dir) as broker:
         return broker.port, broker_answers(broker.bootstrap, timeout=5)
 
 
@@ -135,8 +133,8 @@ def test_a_killed_parent_takes_its_broker_with_it(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         import sys, time
-        from service.broker.embedded import EmbeddedBroker
-        broker = EmbeddedBroker(0, log_dir={str(tmp_path)!r}).start()
+        from service.broker.tansu import TansuBroker
+        broker = TansuBroker(0, log_dir={str(tmp_path)!r}).start()
         print(broker.pid, broker.port, flush=True)
         time.sleep(60)
         """
