@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test fuzz bench lint typecheck clean venv
+.PHONY: demo test fuzz faults bench lint typecheck clean venv
 
 venv: $(STAMP)
 
@@ -28,6 +28,12 @@ test: $(STAMP)
 # CLOSEKNIT_FUZZ_SEED=N picks another seed.
 fuzz: $(STAMP)
 	CLOSEKNIT_FUZZ_SCALE=10 $(BIN)/pytest tests/integration/test_fuzz.py -s
+
+# The fault suite on Apache Kafka (tests/faults): broker killed and paused, workers killed,
+# a rebalance under load, a 100k-event backlog; each checked against a clean run. About
+# 15 minutes; CLOSEKNIT_FAULT_BACKLOG=N sizes the backlog case.
+faults: $(STAMP)
+	$(BIN)/pytest -m faults tests/faults -s --timeout 1800
 
 bench: $(STAMP)
 	$(BIN)/closeknit bench

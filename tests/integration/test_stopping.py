@@ -89,11 +89,13 @@ def test_a_demo_gets_a_private_broker_even_when_one_answers_on_the_port(
     assert not broker_answers(ready.bootstrap_servers(), timeout=1)  # stopped with the block
 
 
-def test_sigterm_to_the_demo_stops_its_worker_and_broker(tmp_path: Path) -> None:
+def test_sigterm_to_the_demo_stops_its_worker_and_broker(
+    tansu_broker: BrokerProcess, tmp_path: Path
+) -> None:
     """Measured before the fix: SIGTERM left the demo's worker running and serving."""
     env = cli_env(
         settings_on(
-            TansuBroker(0),  # never started: only its kind matters, the demo makes its own
+            tansu_broker,  # only its kind matters: the demo starts a private broker
             web_port=find_free_port(),
             data_dir=tmp_path / "data",
             partitions=2,
