@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test fuzz faults bench lint typecheck clean venv
+.PHONY: demo test fuzz faults soak bench lint typecheck clean venv
 
 venv: $(STAMP)
 
@@ -34,6 +34,12 @@ fuzz: $(STAMP)
 # 15 minutes; CLOSEKNIT_FAULT_BACKLOG=N sizes the backlog case.
 faults: $(STAMP)
 	$(BIN)/pytest -m faults tests/faults -s --timeout 1800
+
+# Higgs at a fixed rate through one worker for MINUTES (default 10): RSS, lag, dead letters
+# and alerts over time, as a table and a PNG plot in bench-results/.
+MINUTES ?= 10
+soak: $(STAMP)
+	$(BIN)/closeknit soak --minutes $(MINUTES)
 
 bench: $(STAMP)
 	$(BIN)/closeknit bench

@@ -228,7 +228,14 @@ class LocalKafka(BrokerProcess):
 
 
 def _kraft_cluster_id() -> str:
-    """A random cluster id in Kafka's form: 16 bytes, URL-safe base64 without padding."""
+    """A random cluster id in Kafka's form: 16 bytes, URL-safe base64 without padding.
+
+    Never one that starts with "-": the storage tool reads it as an option, even after `=`
+    (Kafka's own Uuid.randomUuid skips those for the same reason).
+    """
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id

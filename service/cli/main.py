@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "service.cli.evaluate_cmd",
     "service.cli.topics_cmd",
     "service.cli.bench_cmd",
+    "service.cli.soak_cmd",
 )
 
 
