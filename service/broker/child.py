@@ -194,6 +194,22 @@ class BrokerProcess(ABC):
                 process.wait()
         return process.returncode
 
+    def _launch(self, command: list[str], env: dict[str, str] | None = None) -> int:
+        """Start `command` as the child, its output appended to the log; return the log
+        offset its output starts at."""
+        offset = self.log_path.stat().st_size
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=env,
+                preexec_fn=die_with_parent_preexec(),
+                close_fds=True,
+            )
+        return offset
+
     def _log_note(self, message: str) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S")

@@ -21,7 +21,7 @@ import time
 import uuid
 from pathlib import Path
 
-from service.broker.child import BrokerProcess, PortTaken, die_with_parent_preexec, log_tail
+from service.broker.child import BrokerProcess, PortTaken, log_tail
 from service.broker.errors import BrokerStartError
 from service.broker.kafka_jars import ensure_kafka_jars, kafka_version
 from service.broker.probe import HOST, broker_answers, find_free_port, port_is_free
@@ -190,18 +190,8 @@ class LocalKafka(BrokerProcess):
         self._format(config)
         command = self._java("kafka.Kafka", str(config))
         self._log_note(f"starting Apache Kafka {self.version}: {' '.join(command[-2:])}")
-        offset = self.log_path.stat().st_size
         self._spawned_at = time.monotonic()
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                preexec_fn=die_with_parent_preexec(),
-                close_fds=True,
-            )
-        return offset
+        return self._launch(command)
 
     def _wait_until_ready(self, offset: int) -> None:
         assert self._process is not None

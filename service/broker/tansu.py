@@ -13,11 +13,10 @@ Measured on Tansu 0.6.0 (see GUIDE.md, "Brokers"):
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from pathlib import Path
 
-from service.broker.child import BrokerProcess, PortTaken, die_with_parent_preexec, log_tail
+from service.broker.child import BrokerProcess, PortTaken, log_tail
 from service.broker.errors import BrokerStartError
 from service.broker.probe import HOST, broker_answers, find_free_port, port_is_free
 
@@ -114,18 +113,7 @@ class TansuBroker(BrokerProcess):
             "memory://tansu/",
         ]
         self._log_note(f"starting {' '.join(command)}")
-        offset = self.log_path.stat().st_size
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                env={**os.environ, "NO_COLOR": "1"},
-                preexec_fn=die_with_parent_preexec(),
-                close_fds=True,
-            )
-        return offset
+        return self._launch(command, env={**os.environ, "NO_COLOR": "1"})
 
     def _wait_until_ready(self, offset: int) -> None:
         assert self._process is not None
