@@ -44,7 +44,13 @@ def prepare_broker(
     (`broker_kind`, detected from its cluster id when not given).
     """
     broker: BrokerProcess | None = None
-    if settings.uses_embedded_broker and (private or not _answers(settings)):
+    fresh = private and settings.uses_embedded_broker
+    if fresh or not broker_answers(settings.bootstrap_servers(), timeout=2.0):
+        if not settings.uses_embedded_broker:
+            raise BrokerUnavailable(
+                f"no Kafka broker answers at {settings.bootstrap_servers()}. Check "
+                "CLOSEKNIT_BROKER, or unset it to use the embedded broker."
+            )
         if not start_embedded:
             raise BrokerUnavailable(
                 f"no broker at {settings.bootstrap_servers()}: start one with "
@@ -56,11 +62,6 @@ def prepare_broker(
         broker.start()
         log.info("started the embedded broker: %s", broker.describe())
         settings = dataclasses.replace(settings, embedded_port=broker.port)
-    elif not _answers(settings):
-        raise BrokerUnavailable(
-            f"no Kafka broker answers at {settings.bootstrap_servers()}. Check "
-            "CLOSEKNIT_BROKER, or unset it to use the embedded broker."
-        )
     bootstrap = settings.bootstrap_servers()
     if settings.broker_kind is None:
         kind = broker.kind if broker is not None else asyncio.run(detect_broker_kind(bootstrap))
@@ -73,10 +74,6 @@ def prepare_broker(
     finally:
         if broker is not None:
             broker.stop()
-
-
-def _answers(settings: Settings) -> bool:
-    return broker_answers(settings.bootstrap_servers(), timeout=2.0)
 
 
 async def fence_changelogs(bootstrap: str, changelog_topics: Sequence[str]) -> int:

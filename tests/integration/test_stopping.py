@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import signal
 import subprocess
@@ -129,3 +130,17 @@ def test_sigterm_to_the_demo_stops_its_worker_and_broker(
         if demo.poll() is None:
             demo.kill()
             demo.wait()
+
+
+def test_private_on_a_configured_broker_uses_it_and_starts_none(
+    tansu_broker: BrokerProcess, tmp_path: Path
+) -> None:
+    """With CLOSEKNIT_BROKER set there is no embedded broker to make private: the demo keeps
+    apart by its own topic prefix and group instead (service.demo.runner)."""
+    settings = dataclasses.replace(
+        settings_on(tansu_broker, data_dir=tmp_path / "d"), broker=tansu_broker.url
+    )
+    with prepare_broker(settings, private=True) as ready:
+        assert ready.bootstrap_servers() == tansu_broker.bootstrap
+        assert ready.broker_kind == "tansu"  # read from the cluster id
+        assert not (tmp_path / "d" / "broker.log").exists()  # nothing was started
