@@ -67,9 +67,12 @@ def test_metrics_after_a_replay_cover_the_pipeline(isolated_settings: Settings) 
     to_alert = values(m["closeknit_ingest_to_alert_seconds"], "_count")
     assert to_alert and to_alert[0] > 0, "ingest-to-alert latency is observed"
     assert 0 < values(m["closeknit_ingest_to_alert_seconds"], "_sum")[0] < 600 * to_alert[0]
-    assert values(m["closeknit_dyad_events"], "_total", outcome="duplicate") == [
-        float(scenario.duplicates)
-    ]
+    # A redelivery is a duplicate, or `too_late` when the other topic's pace has already
+    # moved the dedup floor past it (by design: the floor only rises). Either way it is
+    # never applied twice.
+    duplicates = sum(values(m["closeknit_dyad_events"], "_total", outcome="duplicate"))
+    too_late = sum(values(m["closeknit_dyad_events"], "_total", outcome="too_late"))
+    assert 0 < duplicates <= scenario.duplicates <= duplicates + too_late
     tables = {s.labels["table"]: s.value for s in m["closeknit_table_keys"]}
     assert tables["dyads"] > 100 and tables["people"] > 30
     assert values(m["closeknit_clusters"]) and values(m["closeknit_clusters"])[0] >= 1
