@@ -28,7 +28,8 @@ _PR_SET_PDEATHSIG = 1
 
 
 class BrokerProcess(ABC):
-    """A broker child process on 127.0.0.1:`port`; a context manager, sync or async."""
+    """A broker child process on `host`:`port` (127.0.0.1 by default); a context manager,
+    sync or async."""
 
     kind: BrokerKind
     log_path: Path
@@ -38,9 +39,10 @@ class BrokerProcess(ABC):
         """What to call it in messages, e.g. "Tansu" or "Apache Kafka 3.9.1"."""
         return self.kind
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, host: str = HOST) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be 0..65535, got {port}")
+        self.host = host
         self._requested_port = port
         self._port = port
         self._process: subprocess.Popen[bytes] | None = None
@@ -53,13 +55,13 @@ class BrokerProcess(ABC):
 
     @property
     def bootstrap(self) -> str:
-        """`127.0.0.1:PORT`, as aiokafka wants it."""
-        return f"{HOST}:{self._port}"
+        """`HOST:PORT`, as aiokafka wants it."""
+        return f"{self.host}:{self._port}"
 
     @property
     def url(self) -> str:
-        """`kafka://127.0.0.1:PORT`, as Faust and CLOSEKNIT_BROKER want it."""
-        return f"kafka://{HOST}:{self._port}"
+        """`kafka://HOST:PORT`, as Faust and CLOSEKNIT_BROKER want it."""
+        return f"kafka://{self.bootstrap}"
 
     @property
     def pid(self) -> int | None:

@@ -45,6 +45,9 @@ class LocalKafka(BrokerProcess):
     """Apache Kafka in KRaft mode on 127.0.0.1:`port` (0 picks a free port).
 
     `data_dir` holds the KRaft log and the broker's configuration; `cache_dir` the jars.
+    `host` is the address it listens on for clients (the fault suite puts workers behind a
+    veth link), and `advertised` the `host:port` clients are told to use, when a proxy
+    stands in front (the fault suite's slow link); the controller stays on 127.0.0.1.
     """
 
     kind = "kafka"
@@ -58,8 +61,11 @@ class LocalKafka(BrokerProcess):
         log_dir: str | os.PathLike[str] | None = None,
         start_timeout: float = 60.0,
         heap: str = DEFAULT_HEAP,
+        host: str = HOST,
+        advertised: str | None = None,
     ) -> None:
-        super().__init__(port)
+        super().__init__(port, host)
+        self.advertised = advertised
         self._owns_data = data_dir is None
         self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="kafka-"))
         self.cache_dir = Path(cache_dir)
@@ -101,9 +107,11 @@ class LocalKafka(BrokerProcess):
 
     def _pick_ports(self) -> None:
         # A restart keeps its ports: clients and the KRaft quorum expect the same address.
-        if self._port == 0 or (self._requested_port == 0 and not port_is_free(self._port)):
-            self._port = find_free_port()
-        elif not port_is_free(self._port):
+        if self._port == 0 or (
+            self._requested_port == 0 and not port_is_free(self._port, self.host)
+        ):
+            self._port = find_free_port(self.host)
+        elif not port_is_free(self._port, self.host):
             raise BrokerStartError(self._port_busy_message())
         if self.controller_port == 0 or not port_is_free(self.controller_port):
             self.controller_port = find_free_port()
@@ -111,7 +119,7 @@ class LocalKafka(BrokerProcess):
                 self.controller_port = find_free_port()
 
     def _port_busy_message(self) -> str:
-        where = f"{HOST}:{self._port}"
+        where = self.bootstrap
         who = (
             f"a Kafka broker already answers on {where}"
             if broker_answers(where, 1.0)
@@ -144,9 +152,9 @@ class LocalKafka(BrokerProcess):
                     "process.roles=broker,controller",
                     "node.id=1",
                     f"controller.quorum.voters=1@{HOST}:{self.controller_port}",
-                    f"listeners=PLAINTEXT://{HOST}:{self._port},"
+                    f"listeners=PLAINTEXT://{self.bootstrap},"
                     f"CONTROLLER://{HOST}:{self.controller_port}",
-                    f"advertised.listeners=PLAINTEXT://{HOST}:{self._port}",
+                    f"advertised.listeners=PLAINTEXT://{self.advertised or self.bootstrap}",
                     "controller.listener.names=CONTROLLER",
                     "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
                     "inter.broker.listener.name=PLAINTEXT",

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from service.broker.child import BrokerProcess, PortTaken, log_tail
 from service.broker.errors import BrokerStartError
-from service.broker.probe import HOST, broker_answers, find_free_port, port_is_free
+from service.broker.probe import broker_answers, find_free_port, port_is_free
 
 DEFAULT_LOG_DIR = Path(".closeknit")
 LOG_NAME = "broker.log"
@@ -90,7 +90,7 @@ class TansuBroker(BrokerProcess):
             time.sleep(0.05)
 
     def _port_busy_message(self) -> str:
-        where = f"{HOST}:{self._port}"
+        where = self.bootstrap
         if broker_answers(where, 1.0):
             who = f"a Kafka broker already answers on {where} (another `closeknit broker`?)"
             use = f"; to use it instead, export CLOSEKNIT_BROKER=kafka://{where}"
@@ -101,7 +101,7 @@ class TansuBroker(BrokerProcess):
 
     def _spawn(self) -> int:
         assert self._binary is not None
-        listener = f"tcp://{HOST}:{self._port}"
+        listener = f"tcp://{self.bootstrap}"
         command = [
             self._binary,
             "broker",

@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,16 @@ class WorkerFailed(RuntimeError):
 
 
 class WorkerProcess:
-    """A `closeknit worker` child process on the demo's broker, logging to a file."""
+    """A `closeknit worker` child process on the demo's broker, logging to a file.
 
-    def __init__(self, settings: Settings, log_path: Path) -> None:
+    `launcher` goes before the command, e.g. `ip netns exec NS` to run it in a network
+    namespace; it must exec the command, so that signals reach the worker itself.
+    """
+
+    def __init__(self, settings: Settings, log_path: Path, launcher: Sequence[str] = ()) -> None:
         self.settings = settings
         self.log_path = log_path
+        self.launcher = tuple(launcher)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -36,7 +42,7 @@ class WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "service", "worker"],
+            [*self.launcher, sys.executable, "-m", "service", "worker"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -45,7 +51,10 @@ class WorkerProcess:
         )
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.settings.web_port}{path}"
+        host = self.settings.web_host
+        if host in ("0.0.0.0", "::", ""):  # bound everywhere: loopback reaches it
+            host = "127.0.0.1"
+        return f"http://{host}:{self.settings.web_port}{path}"
 
     def get_json(self, path: str) -> Any:
         headers = {}
