@@ -157,6 +157,27 @@ class Settings:
             "max": 10000,
         },
     )
+    batch_max_events: int = field(
+        default=1000,
+        metadata={
+            "env": "CLOSEKNIT_BATCH_MAX_EVENTS",
+            "doc": "Most input events the ingest stage takes as one batch. Each batch becomes "
+            "one envelope per destination partition for the next stage, so larger batches "
+            "mean fewer records between stages.",
+            "min": 1,
+            "max": 100000,
+        },
+    )
+    batch_window_ms: int = field(
+        default=10,
+        metadata={
+            "env": "CLOSEKNIT_BATCH_WINDOW_MS",
+            "doc": "How long the ingest stage waits to fill a batch before it processes what "
+            "it has: the latency a quiet stream pays for batching.",
+            "min": 1,
+            "max": 10000,
+        },
+    )
     compaction_max_lag_s: float = field(
         default=600.0,
         metadata={

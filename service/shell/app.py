@@ -11,6 +11,7 @@ from typing import Any
 import faust
 
 from service.config import Settings
+from service.core.envelope import pack
 from service.core.failure import FailureClassifier, classifier_for
 from service.core.optout import OptOutRegistry
 from service.core.sentiment import SentimentScorer, default_scorer
@@ -62,6 +63,12 @@ class Pipeline:
         returns, and the producer is flushed before offsets are committed.
         """
         await self.app.producer.send(self.settings.topic(topic), key, value, None, None, None)
+
+    async def send_items(self, topic: str, items: list[tuple[bytes, bytes]]) -> None:
+        """Send (key, value) items for an internal topic as envelopes, one record per
+        destination partition (`service.core.envelope`)."""
+        for key, value in pack(items, self.settings.partitions):
+            await self.send(topic, key, value)
 
     def table(self, name: str) -> Any:
         """A bytes-keyed table partitioned like the topics, its changelog compacted with the
@@ -175,8 +182,8 @@ def build_app(settings: Settings) -> faust.App:
     optouts.register(pipeline)
     ingest.register(pipeline)
     dyads.register(pipeline)
+    pipeline.critic_stage = critics.CriticStage(pipeline)  # the people stage runs it
     people.register(pipeline)
-    pipeline.critic_stage = critics.CriticStage(pipeline)
     bursts.register(pipeline)
     clusters.register(pipeline)
     alerting.register(pipeline)

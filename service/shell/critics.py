@@ -15,7 +15,9 @@ from service.core.signals import SignalParams, critic_step
 from service.shell.alerting import send_signal
 
 if TYPE_CHECKING:
+    from service.core.influence import PersonState
     from service.shell.app import Pipeline
+    from service.shell.write_behind import WriteBehind
 
 
 class CriticStage:
@@ -27,16 +29,17 @@ class CriticStage:
         self.table = pipeline.table("critics")
         pipeline.critics = self.table
 
-    def erase(self, key: bytes) -> None:
-        """Forget an opted-out person's sentiment baseline and recent messages."""
-        if key in self.table:
-            del self.table[key]  # a tombstone in the changelog
-
-    async def on_post(self, key: bytes, person: str, post: dict[str, Any]) -> None:
-        row, signal, complaint = critic_step(
-            self.table.get(key), person, post, self.pipeline.people.get(key), self.params
-        )
-        self.table[key] = row
+    async def on_post(
+        self,
+        key: bytes,
+        person: str,
+        post: dict[str, Any],
+        person_state: PersonState | None,
+        rows: WriteBehind[Any],
+    ) -> None:
+        """One post through the person's detector; `rows` holds the batch's critic rows."""
+        row, signal, complaint = critic_step(rows.get(key), person, post, person_state, self.params)
+        rows.set(key, row)
         ingested_at = post.get("ingested_at")
         if signal is not None:
             await send_signal(self.pipeline, signal, ingested_at)

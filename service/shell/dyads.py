@@ -1,24 +1,28 @@
 """Dyad agent: interactions (keyed by dyad) in; the dyads table and snapshots out.
 
-Each applied interaction emits the dyad's absolute snapshot to `dyad-updates` (keyed by
-dyad, for clusters and outside readers) and to `person-ties` once per endpoint (keyed by
-person, for the people table). Control records `{"op": "erase", "person": p}` delete the
-dyad, tombstone it downstream, and tell the partner to drop the tie.
+Records are envelopes of interactions (service.core.envelope). For each envelope, every
+changed dyad's row is written once, and its absolute snapshot goes once to `dyad-updates`
+(keyed by dyad, for clusters and outside readers) and once per endpoint to `person-ties`
+(keyed by person, in envelopes, for the people table), followed by the posts the applied
+interactions carry. Control items `{"op": "erase", "person": p}` delete the dyad,
+tombstone it downstream, and tell the partner to drop the tie.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 
 from service.core import ties
+from service.core.envelope import Item, unpack
 from service.core.interaction import Interaction
 from service.core.routing import split_dyad_key
 from service.core.signals import posts_for
 from service.core.validation import Rejection
 from service.shell.codecs import DYAD_CODEC, use_codec
 from service.shell.parking import park, park_after_error
+from service.shell.write_behind import WriteBehind
 
 if TYPE_CHECKING:
     from faust.types import StreamT
@@ -43,66 +47,91 @@ def register(pipeline: Pipeline) -> None:
     pipeline.dyads = table
     send = pipeline.send
 
-    async def erase(key: bytes, person: str) -> None:
-        if key in table:
-            del table[key]  # a tombstone in the changelog
-        await send("dyad-updates", key, None)
-        await send("cluster-feed", key, None)
-        a, b = split_dyad_key(key.decode())
-        partner = b if person == a else a
-        drop = orjson.dumps({"op": "drop", "partner": person})
-        await send("person-ties", partner.encode(), drop)
+    class Batch:
+        """One envelope's work: rows written once, snapshots sent once per changed dyad."""
 
-    async def publish_snapshot(key: bytes, state: ties.DyadState) -> None:
-        pair = split_dyad_key(key.decode())
-        snapshot = orjson.dumps(ties.snapshot(state, pair, state.ref, params))
-        await send("dyad-updates", key, snapshot)
-        await send("cluster-feed", key, snapshot)
-        for person in pair:
-            await send("person-ties", person.encode(), snapshot)
+        def __init__(self) -> None:
+            self.rows: WriteBehind[ties.DyadState] = WriteBehind(table)
+            self.changed: dict[bytes, ties.DyadState] = {}
+            self.person_items: list[tuple[bytes, bytes]] = []
 
-    async def publish_posts(interaction: Interaction, ingested_at: float | None) -> None:
-        """Each post to the sentiment detector it feeds (service.core.signals.posts_for)."""
-        for person, post in posts_for(interaction):
-            if ingested_at is not None:
-                post["ingested_at"] = ingested_at
-            await send("person-ties", person.encode(), orjson.dumps(post))
+        async def erase(self, key: bytes, person: str) -> None:
+            self.changed.pop(key, None)
+            self.rows.delete(key)
+            await send("dyad-updates", key, None)
+            await send("cluster-feed", key, None)
+            a, b = split_dyad_key(key.decode())
+            partner = b if person == a else a
+            drop = orjson.dumps({"op": "drop", "partner": person})
+            self.person_items.append((partner.encode(), drop))
 
-    async def apply(key: bytes, data: dict[str, Any], msg: Message) -> None:
-        interaction = Interaction.from_dict(data)
-        actor, target = interaction.actor, interaction.targets[0]
-        t = interaction.event_time
-        if pipeline.optouts.excludes(actor, t) or pipeline.optouts.excludes(target, t):
-            metrics.dyad_events.labels("opted_out").inc()
-            return
-        result = ties.apply(
-            table.get(key), actor, target, interaction.kind, t, interaction.sentiment,
-            interaction.scopes, interaction.event_id, params,
-        )  # fmt: skip
-        metrics.dyad_events.labels(result.outcome).inc()
-        if result.outcome == ties.APPLIED:
-            table[key] = result.state  # reassigning writes the changelog
-            pipeline.advance_clock(t)
-            await publish_snapshot(key, result.state)
-            if data.get("fanout", 0) == 0:  # once per post, not once per target
-                await publish_posts(interaction, data.get("ingested_at"))
-        elif result.outcome == ties.DUPLICATE:
-            # A redelivery may follow a crash between the changelog write and the snapshot
-            # sends; sending the current snapshot again is harmless downstream (seq rules).
-            await publish_snapshot(key, result.state)
-        elif result.outcome == ties.TOO_LATE:
-            await park(pipeline, msg, TOO_LATE)
+        async def apply(self, item: Item, msg: Message) -> None:
+            key, data = item.key, item.value
+            interaction = Interaction.from_dict(data)
+            actor, target = interaction.actor, interaction.targets[0]
+            t = interaction.event_time
+            if pipeline.optouts.excludes(actor, t) or pipeline.optouts.excludes(target, t):
+                metrics.dyad_events.labels("opted_out").inc()
+                return
+            result = ties.apply(
+                self.rows.get(key), actor, target, interaction.kind, t, interaction.sentiment,
+                interaction.scopes, interaction.event_id, params,
+            )  # fmt: skip
+            metrics.dyad_events.labels(result.outcome).inc()
+            if result.outcome == ties.APPLIED:
+                self.rows.set(key, result.state)
+                self.changed[key] = result.state
+                pipeline.advance_clock(t)
+                if data.get("fanout", 0) == 0:  # once per post, not once per target
+                    self.add_posts(interaction, data.get("ingested_at"))
+            elif result.outcome == ties.DUPLICATE:
+                # A redelivery may follow a crash between the changelog write and the
+                # snapshot sends; sending the current snapshot again is harmless downstream.
+                self.changed[key] = result.state
+            elif result.outcome == ties.TOO_LATE:
+                await park(pipeline, msg, TOO_LATE, item)
+
+        def add_posts(self, interaction: Interaction, ingested_at: float | None) -> None:
+            """Each post to the sentiment detector it feeds (service.core.signals.posts_for)."""
+            for person, post in posts_for(interaction):
+                if ingested_at is not None:
+                    post["ingested_at"] = ingested_at
+                self.person_items.append((person.encode(), orjson.dumps(post)))
+
+        async def finish(self) -> None:
+            """Rows to the changelog, then each changed dyad's snapshot (absolute, so only
+            the last one per batch matters) ahead of the posts it came with."""
+            self.rows.flush()
+            posts, self.person_items = self.person_items, []
+            for key, state in self.changed.items():
+                pair = split_dyad_key(key.decode())
+                snapshot = orjson.dumps(ties.snapshot(state, pair, state.ref, params))
+                await send("dyad-updates", key, snapshot)
+                await send("cluster-feed", key, snapshot)
+                for person in pair:
+                    self.person_items.append((person.encode(), snapshot))
+            await pipeline.send_items("person-ties", self.person_items + posts)
 
     @app.agent(pipeline.topics["interactions"], name="closeknit.dyads")
     async def dyads(stream: StreamT) -> None:
         await pipeline.optouts_loaded.wait()
         async for event in stream.events():
             msg = event.message
+            batch = Batch()
             try:
-                data = orjson.loads(msg.value)
-                if data.get("op") == "erase":
-                    await erase(msg.key, data["person"])
-                else:
-                    await apply(msg.key, data, msg)
+                items = unpack(msg.key, msg.value)
+            except Exception as exc:
+                await park_after_error(pipeline, msg, "dyads", exc)
+                continue
+            for item in items:
+                try:
+                    if item.value.get("op") == "erase":
+                        await batch.erase(item.key, item.value["person"])
+                    else:
+                        await batch.apply(item, msg)
+                except Exception as exc:
+                    await park_after_error(pipeline, msg, "dyads", exc, item)
+            try:
+                await batch.finish()
             except Exception as exc:
                 await park_after_error(pipeline, msg, "dyads", exc)

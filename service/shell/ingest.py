@@ -1,24 +1,31 @@
-"""Ingest agent: mentions and replies in; interactions (by dyad) or dead letters out."""
+"""Ingest agent: mentions and replies in, a batch at a time; interactions (by dyad, in
+envelopes) or dead letters out."""
 
 from __future__ import annotations
 
+import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
 
 from service.core.routing import Routed, SourcePosition, route_input
 from service.shell.parking import park_after_error, send_letter
 
 if TYPE_CHECKING:
-    from faust.types import StreamT
+    import faust
+    from faust.types import EventT, StreamT
+    from faust.types.tuples import Message
 
     from service.core.interaction import Kind
     from service.shell.app import Pipeline
+    from service.shell.metrics import Metrics
+
+log = logging.getLogger(__name__)
 
 
 def register(pipeline: Pipeline) -> None:
     app = pipeline.app
     settings = pipeline.settings
-    metrics = pipeline.metrics
     source = app.topic(
         settings.topic("mentions"),
         settings.topic("replies"),
@@ -35,39 +42,68 @@ def register(pipeline: Pipeline) -> None:
 
     @app.agent(source, name="closeknit.ingest")
     async def ingest(stream: StreamT) -> None:
-        async for event in stream.events():
-            msg = event.message
-            metrics.events_in.labels(msg.topic).inc()
-            position = SourcePosition(msg.topic, msg.partition, msg.offset)
-            now = time.time()
-            # Every send is inside: a send that raises parks the record, never the stream.
+        window_s = settings.batch_window_ms / 1000.0
+        batches = cast("faust.Stream", stream).take_events  # not on the StreamT protocol
+        async for events in batches(settings.batch_max_events, within=window_s):
+            await ingest_batch(pipeline, events, kinds)
+
+
+async def ingest_batch(
+    pipeline: Pipeline, events: Sequence[EventT], kinds: dict[str, Kind]
+) -> None:
+    """Route a batch of input records; its interactions go on as envelopes.
+
+    The batch's events are acked when this returns (Faust's `take_events`), after every
+    envelope and letter is in the producer's buffer, which is drained before a commit."""
+    metrics = pipeline.metrics
+    pending: list[tuple[Message, Routed, float]] = []
+    for event in events:
+        msg = event.message
+        metrics.events_in.labels(msg.topic).inc()
+        position = SourcePosition(msg.topic, msg.partition, msg.offset)
+        now = time.time()
+        # Every send is inside: a send that raises parks the record, never the stream.
+        try:
+            routed = route_input(
+                msg.value,
+                msg.key,
+                position,
+                now=now,
+                validator=pipeline.validator,
+                excludes=pipeline.optouts.excludes,
+                scorer=pipeline.scorer,
+                classifier=pipeline.classifier,
+                topic_kind=kinds.get(msg.topic),
+            )
+            if routed.rejection is not None:
+                (letter,) = routed.outgoing
+                code = routed.rejection.code
+                await send_letter(pipeline, letter.key, letter.value, code, position)
+            else:
+                pending.append((msg, routed, now))
+        except Exception as exc:
+            await park_after_error(pipeline, msg, "ingest", exc)
+    items = [(out.key or b"", out.value) for _, routed, _ in pending for out in routed.outgoing]
+    try:
+        await pipeline.send_items("interactions", items)
+    except Exception as exc:
+        # Each record's own interactions, or its letter: what single sends would have done.
+        log.warning("an envelope send failed (%s); sending one by one", type(exc).__name__)
+        survivors = []
+        for msg, routed, now in pending:
             try:
-                routed = route_input(
-                    msg.value,
-                    msg.key,
-                    position,
-                    now=now,
-                    validator=pipeline.validator,
-                    excludes=pipeline.optouts.excludes,
-                    scorer=pipeline.scorer,
-                    classifier=pipeline.classifier,
-                    topic_kind=kinds.get(msg.topic),
-                )
-                await deliver(pipeline, routed, position, now)
+                for out in routed.outgoing:
+                    await pipeline.send(out.topic, out.key, out.value)
+                survivors.append((msg, routed, now))
             except Exception as exc:
                 await park_after_error(pipeline, msg, "ingest", exc)
+        pending = survivors
+    for _, routed, now in pending:
+        count(metrics, routed, now)
 
 
-async def deliver(pipeline: Pipeline, routed: Routed, position: SourcePosition, now: float) -> None:
-    """Send what `route_input` decided, and count it."""
-    metrics = pipeline.metrics
-    if routed.rejection is not None:
-        (letter,) = routed.outgoing
-        await send_letter(pipeline, letter.key, letter.value, routed.rejection.code, position)
-        return
-    for message in routed.outgoing:
-        await pipeline.send(message.topic, message.key, message.value)
-        metrics.interactions_out.inc()
+def count(metrics: Metrics, routed: Routed, now: float) -> None:
+    metrics.interactions_out.inc(len(routed.outgoing))
     if routed.interaction is not None:
         metrics.events_valid.labels(routed.interaction.kind).inc()
         metrics.event_lag.observe(max(0.0, now - routed.interaction.event_time))

@@ -15,7 +15,10 @@ import time
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from service.core.dead_letter import dead_letter_json, letter_key, without_original
+from service.core.envelope import Item
 from service.core.routing import SourcePosition
 from service.core.validation import Rejection
 
@@ -35,20 +38,28 @@ INTERNAL_ERROR = Rejection(
 )
 
 
-async def park(pipeline: Pipeline, msg: Message, rejection: Rejection) -> None:
-    """Send `msg` to dead-letters with `rejection` as the reason, and count it."""
+async def park(
+    pipeline: Pipeline, msg: Message, rejection: Rejection, item: Item | None = None
+) -> None:
+    """Send `msg` to dead-letters with `rejection` as the reason, and count it.
+
+    With `item`, only that item of the envelope `msg` is parked (its key, its value as JSON),
+    at the envelope's position."""
     position = SourcePosition(msg.topic, msg.partition, msg.offset)
+    key, value = (msg.key, msg.value) if item is None else (item.key, item.raw)
+    if value is None and item is not None:
+        value = orjson.dumps(item.value)  # one item of an envelope
     letter = dead_letter_json(
-        msg.value or b"",
+        value or b"",
         rejection,
         topic=msg.topic,
         partition=msg.partition,
         offset=msg.offset,
         received_at=time.time(),
         max_original_bytes=pipeline.settings.max_message_bytes,
-        key=msg.key,
+        key=key,
     )
-    await send_letter(pipeline, letter_key(msg.key), letter, rejection.code, position)
+    await send_letter(pipeline, letter_key(key), letter, rejection.code, position)
 
 
 async def send_letter(
@@ -89,11 +100,14 @@ def _delivered(
     )  # fmt: skip
 
 
-async def park_after_error(pipeline: Pipeline, msg: Message, stage: str, exc: Exception) -> None:
-    """A bug must not stop a stream: log where (no content, no ids) and park the record."""
+async def park_after_error(
+    pipeline: Pipeline, msg: Message, stage: str, exc: Exception, item: Item | None = None
+) -> None:
+    """A bug must not stop a stream: log where (no content, no ids) and park the record,
+    or only the `item` of its envelope that failed."""
     log.error(
         "%s stage failed on %s[%d]@%d: %s",
         stage, msg.topic, msg.partition, msg.offset, type(exc).__name__,
         exc_info=log.isEnabledFor(logging.DEBUG),
     )  # fmt: skip
-    await park(pipeline, msg, INTERNAL_ERROR)
+    await park(pipeline, msg, INTERNAL_ERROR, item)

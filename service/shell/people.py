@@ -1,9 +1,10 @@
 """People agent: dyad snapshots (keyed by person) in; the people table out.
 
-A person's row holds the newest snapshot of each of their ties, so influence, strong ties
-and top ties are read from it. Control records: `{"op": "erase"}` (the person opted out:
-erase every dyad they are in, then the row) and `{"op": "drop", "partner": q}` (q's dyad
-with this person was erased).
+Records are envelopes (service.core.envelope); each changed person row and critic row is
+written once per envelope. A person's row holds the newest snapshot of each of their ties,
+so influence, strong ties and top ties are read from it. Control items: `{"op": "erase"}`
+(the person opted out: erase every dyad they are in, then the row) and
+`{"op": "drop", "partner": q}` (q's dyad with this person was erased).
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from service.core.envelope import unpack
 from service.core.influence import PersonState, apply_snapshot, remove_partner
 from service.core.routing import dyad_key
 from service.shell.codecs import PERSON_CODEC, use_codec
 from service.shell.parking import park_after_error
+from service.shell.write_behind import WriteBehind
 
 if TYPE_CHECKING:
     from faust.types import StreamT
@@ -30,61 +33,86 @@ def register(pipeline: Pipeline) -> None:
     table = pipeline.table("people")
     use_codec(table, PERSON_CODEC)
     pipeline.people = table
+    critics = pipeline.critic_stage
 
-    async def erase_person(key: bytes, person: str) -> None:
-        state = table.get(key)
-        # Dyads this row never saw (a snapshot still in flight) are caught by the race
-        # check in `take_snapshot` when their snapshot arrives.
-        for partner in state.ties if state is not None else ():
+    class Batch:
+        """One envelope's work: each changed person and critic row written once."""
+
+        def __init__(self) -> None:
+            self.rows: WriteBehind[PersonState] = WriteBehind(table)
+            self.critic_rows: WriteBehind[Any] = WriteBehind(critics.table)
+            self.erase_commands: list[tuple[bytes, bytes]] = []
+
+        def erase_person(self, key: bytes, person: str) -> None:
+            state = self.rows.get(key)
+            # Dyads this row never saw (a snapshot still in flight) are caught by the race
+            # check in `take_snapshot` when their snapshot arrives.
             command = orjson.dumps({"op": "erase", "person": person})
-            await pipeline.send("interactions", dyad_key(person, partner).encode(), command)
-        if state is not None:
-            del table[key]
-        pipeline.critic_stage.erase(key)
-        metrics.erasures.inc()
+            for partner in state.ties if state is not None else ():
+                self.erase_commands.append((dyad_key(person, partner).encode(), command))
+            self.rows.delete(key)
+            self.critic_rows.delete(key)  # the sentiment baseline and recent messages
+            metrics.erasures.inc()
 
-    def drop_partner(key: bytes, partner: str) -> None:
-        state = table.get(key)
-        if state is not None and remove_partner(state, partner):
-            if state.ties:
-                table[key] = state
-            else:
-                del table[key]
+        def drop_partner(self, key: bytes, partner: str) -> None:
+            state = self.rows.get(key)
+            if state is not None and remove_partner(state, partner):
+                if state.ties:
+                    self.rows.set(key, state)
+                else:
+                    self.rows.delete(key)
 
-    async def take_snapshot(key: bytes, person: str, snapshot: dict[str, Any]) -> None:
-        partner = snapshot["b"] if person == snapshot["a"] else snapshot["a"]
-        for someone in (person, partner):
-            if optouts.is_opted_out(someone):
-                # A snapshot that raced an erasure: erase its dyad again rather than keep it.
-                command = orjson.dumps({"op": "erase", "person": someone})
-                await pipeline.send("interactions", dyad_key(person, partner).encode(), command)
-                return
-            if optouts.excludes(someone, snapshot["ref"]):
-                return  # from before an opt-in: a redelivery of erased history
-        state = table.get(key) or PersonState()
-        if apply_snapshot(state, person, snapshot):
-            table[key] = state
+        def take_snapshot(self, key: bytes, person: str, snapshot: dict[str, Any]) -> None:
+            partner = snapshot["b"] if person == snapshot["a"] else snapshot["a"]
+            for someone in (person, partner):
+                if optouts.is_opted_out(someone):
+                    # A snapshot that raced an erasure: erase its dyad again, not keep it.
+                    command = orjson.dumps({"op": "erase", "person": someone})
+                    self.erase_commands.append((dyad_key(person, partner).encode(), command))
+                    return
+                if optouts.excludes(someone, snapshot["ref"]):
+                    return  # from before an opt-in: a redelivery of erased history
+            state = self.rows.get(key) or PersonState()
+            if apply_snapshot(state, person, snapshot):
+                self.rows.set(key, state)
+
+        async def finish(self) -> None:
+            self.rows.flush()
+            self.critic_rows.flush()
+            await pipeline.send_items("interactions", self.erase_commands)
 
     @app.agent(pipeline.topics["person-ties"], name="closeknit.people")
     async def people(stream: StreamT) -> None:
         await pipeline.optouts_loaded.wait()
         async for event in stream.events():
             msg = event.message
-            key: bytes = msg.key
+            batch = Batch()
             try:
-                person = key.decode()
-                data = orjson.loads(msg.value)
-                op = data.get("op")
-                if op == "erase":
-                    await erase_person(key, person)
-                elif op == "drop":
-                    drop_partner(key, data["partner"])
-                elif op == "post":
-                    if not optouts.excludes(person, data["t"]):
-                        await pipeline.critic_stage.on_post(key, person, data)
-                    # After the post's complaint (if any) was sent: see Pipeline.low_watermark.
-                    pipeline.note_post(msg.partition, data["t"])
-                else:
-                    await take_snapshot(key, person, data)
+                items = unpack(msg.key, msg.value)
+            except Exception as exc:
+                await park_after_error(pipeline, msg, "people", exc)
+                continue
+            for item in items:
+                key, data = item.key, item.value
+                try:
+                    person = key.decode()
+                    op = data.get("op")
+                    if op == "erase":
+                        batch.erase_person(key, person)
+                    elif op == "drop":
+                        batch.drop_partner(key, data["partner"])
+                    elif op == "post":
+                        if not optouts.excludes(person, data["t"]):
+                            await critics.on_post(
+                                key, person, data, batch.rows.get(key), batch.critic_rows
+                            )
+                        # After the post's complaint (if any) was sent: Pipeline.low_watermark.
+                        pipeline.note_post(msg.partition, data["t"])
+                    else:
+                        batch.take_snapshot(key, person, data)
+                except Exception as exc:
+                    await park_after_error(pipeline, msg, "people", exc, item)
+            try:
+                await batch.finish()
             except Exception as exc:
                 await park_after_error(pipeline, msg, "people", exc)

@@ -28,8 +28,8 @@ CATALOG: tuple[TopicInfo, ...] = (
     TopicInfo("opt-outs", "person_id", "schemas/opt_out.v1.json", compacted=True, direction="in"),
     TopicInfo(
         "interactions",
-        "dyad key `a<TAB>b` (a < b)",
-        "schemas/interaction.v1.json (one target per record)",
+        "dyad key `a<TAB>b` (a < b); an envelope's first item's",
+        "schemas/envelope.v1.json of schemas/interaction.v1.json items (one target each)",
     ),
     TopicInfo(
         "dyad-updates",
@@ -39,8 +39,9 @@ CATALOG: tuple[TopicInfo, ...] = (
     ),
     TopicInfo(
         "person-ties",
-        "person_id",
-        "schemas/dyad_update.v1.json, or an erase/drop command (internal)",
+        "person_id; an envelope's first item's",
+        "schemas/envelope.v1.json of schemas/dyad_update.v1.json items, posts, or "
+        "erase/drop commands (internal)",
     ),
     TopicInfo(
         "cluster-feed",

@@ -2,7 +2,9 @@
 
 `build_app` wires the app exactly as a worker does. The one stand-in is `app.producer`: a
 recorder in place of the Kafka producer, so every record the agents send (`Pipeline.send`
-hands raw bytes to the producer) lands in `producer.sent`, and every table write (Faust
+hands raw bytes to the producer) lands in `producer.records`, and `producer.sent` reads
+them item by item, envelopes unpacked (each checked against its schema and for keys
+that all belong to its partition). Every table write (Faust
 buffers changelog records with `send_soon`) lands in `producer.changelog`. Nothing else is
 faked: the agents' own code, tables, codecs and metrics run as in production.
 
@@ -29,6 +31,7 @@ from faust.types.tuples import TP, RecordMetadata
 
 from service.broker.probe import find_free_port
 from service.core import ties
+from service.core.envelope import partition_for, unpack
 from service.core.influence import PersonState
 from service.core.interaction import Interaction
 from service.core.routing import dyad_key
@@ -39,6 +42,8 @@ from service.shell.app import Pipeline, build_app
 NOW = time.time()
 T0 = NOW - 3600.0
 PREFIX = "t."
+PARTITIONS = 4
+INTERNAL = {"interactions", "person-ties"}
 
 
 @dataclass(frozen=True)
@@ -57,8 +62,25 @@ class RecordingProducer:
     """Takes the place of `app.producer`: records instead of talking to Kafka."""
 
     def __init__(self) -> None:
-        self.sent: list[Sent] = []
+        self.records: list[Sent] = []
         self.changelog: list[Sent] = []
+
+    @property
+    def sent(self) -> list[Sent]:
+        """What was sent, item by item: envelopes on internal topics unpacked."""
+        out = []
+        for record in self.records:
+            data = orjson.loads(record.value) if record.value else None
+            if record.topic not in INTERNAL or not isinstance(data, dict) or "items" not in data:
+                out.append(record)
+                continue
+            compiled("envelope.v1")(data)
+            assert record.key is not None
+            home = partition_for(record.key, PARTITIONS)
+            for item in unpack(record.key, record.value or b""):
+                assert partition_for(item.key, PARTITIONS) == home, "an item off its partition"
+                out.append(Sent(record.topic, item.key, orjson.dumps(item.value), None))
+        return out
 
     async def maybe_start(self) -> None:
         return None
@@ -74,10 +96,10 @@ class RecordingProducer:
         *,
         transactional_id: str | None = None,
     ) -> asyncio.Future[RecordMetadata]:
-        self.sent.append(Sent(short(topic), key, value, partition))
+        self.records.append(Sent(short(topic), key, value, partition))
         done: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
         tp = TP(topic, partition or 0)
-        done.set_result(RecordMetadata(topic, tp.partition, tp, len(self.sent), 0.0, 0))
+        done.set_result(RecordMetadata(topic, tp.partition, tp, len(self.records), 0.0, 0))
         return done
 
     def send_soon(self, fut: Any) -> None:
@@ -115,7 +137,7 @@ def harness(tmp_path: Path) -> Harness:
         embedded_port=find_free_port(),  # never contacted
         topic_prefix=PREFIX,
         data_dir=tmp_path / "data",
-        partitions=4,
+        partitions=PARTITIONS,
     )
     app = build_app(settings)
     producer = RecordingProducer()

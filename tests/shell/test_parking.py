@@ -57,7 +57,7 @@ class RefusingProducer(RecordingProducer):
             self.refused.append(Sent(short(topic), key, value, partition))
             raise ProducerSendError(f"Error while sending: MessageSizeTooLargeError({size})")
         if short(topic) in self.fail_topics:
-            self.sent.append(Sent(short(topic), key, value, partition))
+            self.records.append(Sent(short(topic), key, value, partition))
             failed: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
             failed.set_exception(ProducerSendError("broker said no"))
             return failed
