@@ -37,8 +37,6 @@ class Item:
     raw: bytes | None = None  # the record's own bytes, when it was a single item
 
 
-
-
 def pack(
     items: Iterable[tuple[bytes, bytes]],
     partitions: int,
