@@ -70,10 +70,12 @@ def _envelope(chunk: list[tuple[bytes, bytes]]) -> tuple[bytes, bytes]:
     return chunk[0][0], orjson.dumps(body)
 
 
-def unpack(key: bytes | None, value: bytes) -> list[Item]:
+def unpack(key: bytes | None, value: bytes | None) -> list[Item]:
     """The items of a record: an envelope's, or the record itself as one item.
 
     Raises ValueError (orjson.JSONDecodeError is one) on a record that is neither."""
+    if value is None:
+        raise ValueError("a tombstone on an internal topic")
     data = orjson.loads(value)
     if not isinstance(data, dict):
         raise ValueError("an internal record must be a JSON object")

@@ -23,6 +23,7 @@ from service.shell.fetch_wait import use_fetch_max_wait
 from service.shell.flow import App
 from service.shell.metrics import Metrics
 from service.shell.topics import CATALOG, changelog_configs
+from service.shell.write_behind import WriteBehind
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,16 @@ class Pipeline:
         returns, and the producer is flushed before offsets are committed.
         """
         await self.app.producer.send(self.settings.topic(topic), key, value, None, None, None)
+
+    async def send_to_partition(
+        self, topic_name: str, key: bytes, value: bytes | None, partition: int
+    ) -> None:
+        """`send` for a full topic name and a set partition (a table's changelog)."""
+        await self.app.producer.send(topic_name, key, value, partition, None, None)
+
+    def rows(self, table: Any) -> WriteBehind[Any]:
+        """A write-behind view of `table` for one envelope (service.shell.write_behind)."""
+        return WriteBehind(table, self.send_to_partition)
 
     async def send_items(self, topic: str, items: list[tuple[bytes, bytes]]) -> None:
         """Send (key, value) items for an internal topic as envelopes, one record per

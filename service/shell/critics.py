@@ -36,10 +36,11 @@ class CriticStage:
         post: dict[str, Any],
         person_state: PersonState | None,
         rows: WriteBehind[Any],
+        partition: int,
     ) -> None:
         """One post through the person's detector; `rows` holds the batch's critic rows."""
         row, signal, complaint = critic_step(rows.get(key), person, post, person_state, self.params)
-        rows.set(key, row)
+        rows.set(key, row, partition)
         ingested_at = post.get("ingested_at")
         if signal is not None:
             await send_signal(self.pipeline, signal, ingested_at)

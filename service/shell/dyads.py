@@ -20,8 +20,9 @@ from service.core.interaction import Interaction
 from service.core.routing import split_dyad_key
 from service.core.signals import posts_for
 from service.core.validation import Rejection
+from service.shell.batches import batches
 from service.shell.codecs import DYAD_CODEC, use_codec
-from service.shell.parking import park, park_after_error
+from service.shell.parking import park, park_after_error, park_batch_after_error
 from service.shell.write_behind import WriteBehind
 
 if TYPE_CHECKING:
@@ -48,16 +49,16 @@ def register(pipeline: Pipeline) -> None:
     send = pipeline.send
 
     class Batch:
-        """One envelope's work: rows written once, snapshots sent once per changed dyad."""
+        """One batch's work: rows written once, snapshots sent once per changed dyad."""
 
         def __init__(self) -> None:
-            self.rows: WriteBehind[ties.DyadState] = WriteBehind(table)
+            self.rows: WriteBehind[ties.DyadState] = pipeline.rows(table)
             self.changed: dict[bytes, ties.DyadState] = {}
             self.person_items: list[tuple[bytes, bytes]] = []
 
-        async def erase(self, key: bytes, person: str) -> None:
+        async def erase(self, key: bytes, person: str, partition: int) -> None:
             self.changed.pop(key, None)
-            self.rows.delete(key)
+            self.rows.delete(key, partition)
             await send("dyad-updates", key, None)
             await send("cluster-feed", key, None)
             a, b = split_dyad_key(key.decode())
@@ -79,7 +80,7 @@ def register(pipeline: Pipeline) -> None:
             )  # fmt: skip
             metrics.dyad_events.labels(result.outcome).inc()
             if result.outcome == ties.APPLIED:
-                self.rows.set(key, result.state)
+                self.rows.set(key, result.state, msg.partition)
                 self.changed[key] = result.state
                 pipeline.advance_clock(t)
                 if data.get("fanout", 0) == 0:  # once per post, not once per target
@@ -101,7 +102,7 @@ def register(pipeline: Pipeline) -> None:
         async def finish(self) -> None:
             """Rows to the changelog, then each changed dyad's snapshot (absolute, so only
             the last one per batch matters) ahead of the posts it came with."""
-            self.rows.flush()
+            await self.rows.flush()
             posts, self.person_items = self.person_items, []
             for key, state in self.changed.items():
                 pair = split_dyad_key(key.decode())
@@ -115,23 +116,24 @@ def register(pipeline: Pipeline) -> None:
     @app.agent(pipeline.topics["interactions"], name="closeknit.dyads")
     async def dyads(stream: StreamT) -> None:
         await pipeline.optouts_loaded.wait()
-        async for event in stream.events():
-            msg = event.message
+        async for events in batches(stream, pipeline.settings):
             batch = Batch()
-            try:
-                items = unpack(msg.key, msg.value)
-            except Exception as exc:
-                await park_after_error(pipeline, msg, "dyads", exc)
-                continue
-            for item in items:
+            for event in events:
+                msg = event.message
                 try:
-                    if item.value.get("op") == "erase":
-                        await batch.erase(item.key, item.value["person"])
-                    else:
-                        await batch.apply(item, msg)
+                    items = unpack(msg.key, msg.value)
                 except Exception as exc:
-                    await park_after_error(pipeline, msg, "dyads", exc, item)
+                    await park_after_error(pipeline, msg, "dyads", exc)
+                    continue
+                for item in items:
+                    try:
+                        if item.value.get("op") == "erase":
+                            await batch.erase(item.key, item.value["person"], msg.partition)
+                        else:
+                            await batch.apply(item, msg)
+                    except Exception as exc:
+                        await park_after_error(pipeline, msg, "dyads", exc, item)
             try:
                 await batch.finish()
             except Exception as exc:
-                await park_after_error(pipeline, msg, "dyads", exc)
+                await park_batch_after_error(pipeline, events, "dyads", exc)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from service.core.routing import Routed, SourcePosition, route_input
+from service.shell.batches import batches
 from service.shell.parking import park_after_error, send_letter
 
 if TYPE_CHECKING:
-    import faust
     from faust.types import EventT, StreamT
     from faust.types.tuples import Message
 
@@ -42,9 +42,7 @@ def register(pipeline: Pipeline) -> None:
 
     @app.agent(source, name="closeknit.ingest")
     async def ingest(stream: StreamT) -> None:
-        window_s = settings.batch_window_ms / 1000.0
-        batches = cast("faust.Stream", stream).take_events  # not on the StreamT protocol
-        async for events in batches(settings.batch_max_events, within=window_s):
+        async for events in batches(stream, settings):
             await ingest_batch(pipeline, events, kinds)
 
 
@@ -53,8 +51,7 @@ async def ingest_batch(
 ) -> None:
     """Route a batch of input records; its interactions go on as envelopes.
 
-    The batch's events are acked when this returns (Faust's `take_events`), after every
-    envelope and letter is in the producer's buffer, which is drained before a commit."""
+    The batch is acked once this returns (service.shell.batches)."""
     metrics = pipeline.metrics
     pending: list[tuple[Message, Routed, float]] = []
     for event in events:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from service.core.routing import SourcePosition
 from service.core.validation import Rejection
 
 if TYPE_CHECKING:
+    from faust.types import EventT
     from faust.types.tuples import Message
 
     from service.shell.app import Pipeline
@@ -111,3 +113,12 @@ async def park_after_error(
         exc_info=log.isEnabledFor(logging.DEBUG),
     )  # fmt: skip
     await park(pipeline, msg, INTERNAL_ERROR, item)
+
+
+async def park_batch_after_error(
+    pipeline: Pipeline, events: Sequence[EventT], stage: str, exc: Exception
+) -> None:
+    """A batch whose results could not be sent: every record of it is parked, so that none
+    is acked without a trace (its effects on the tables may be partly written)."""
+    for event in events:
+        await park_after_error(pipeline, event.message, stage, exc)

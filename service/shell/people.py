@@ -1,10 +1,10 @@
 """People agent: dyad snapshots (keyed by person) in; the people table out.
 
-Records are envelopes (service.core.envelope); each changed person row and critic row is
-written once per envelope. A person's row holds the newest snapshot of each of their ties,
-so influence, strong ties and top ties are read from it. Control items: `{"op": "erase"}`
-(the person opted out: erase every dyad they are in, then the row) and
-`{"op": "drop", "partner": q}` (q's dyad with this person was erased).
+Records are envelopes (service.core.envelope), taken a batch at a time; each changed
+person and critic row is written once per batch. A person's row holds the newest snapshot
+of each of their ties, so influence, strong ties and top ties are read from it. Control
+items: `{"op": "erase"}` (the person opted out: erase every dyad they are in, then the
+row) and `{"op": "drop", "partner": q}` (q's dyad with this person was erased).
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from service.core.envelope import unpack
+from service.core.envelope import Item, unpack
 from service.core.influence import PersonState, apply_snapshot, remove_partner
 from service.core.routing import dyad_key
+from service.shell.batches import batches
 from service.shell.codecs import PERSON_CODEC, use_codec
-from service.shell.parking import park_after_error
+from service.shell.parking import park_after_error, park_batch_after_error
 from service.shell.write_behind import WriteBehind
 
 if TYPE_CHECKING:
@@ -36,33 +37,35 @@ def register(pipeline: Pipeline) -> None:
     critics = pipeline.critic_stage
 
     class Batch:
-        """One envelope's work: each changed person and critic row written once."""
+        """One batch's work: each changed person and critic row written once."""
 
         def __init__(self) -> None:
-            self.rows: WriteBehind[PersonState] = WriteBehind(table)
-            self.critic_rows: WriteBehind[Any] = WriteBehind(critics.table)
+            self.rows: WriteBehind[PersonState] = pipeline.rows(table)
+            self.critic_rows: WriteBehind[Any] = pipeline.rows(critics.table)
             self.erase_commands: list[tuple[bytes, bytes]] = []
 
-        def erase_person(self, key: bytes, person: str) -> None:
+        def erase_person(self, key: bytes, person: str, partition: int) -> None:
             state = self.rows.get(key)
             # Dyads this row never saw (a snapshot still in flight) are caught by the race
             # check in `take_snapshot` when their snapshot arrives.
             command = orjson.dumps({"op": "erase", "person": person})
             for partner in state.ties if state is not None else ():
                 self.erase_commands.append((dyad_key(person, partner).encode(), command))
-            self.rows.delete(key)
-            self.critic_rows.delete(key)  # the sentiment baseline and recent messages
+            self.rows.delete(key, partition)
+            self.critic_rows.delete(key, partition)  # the sentiment baseline and messages
             metrics.erasures.inc()
 
-        def drop_partner(self, key: bytes, partner: str) -> None:
+        def drop_partner(self, key: bytes, partner: str, partition: int) -> None:
             state = self.rows.get(key)
             if state is not None and remove_partner(state, partner):
                 if state.ties:
-                    self.rows.set(key, state)
+                    self.rows.set(key, state, partition)
                 else:
-                    self.rows.delete(key)
+                    self.rows.delete(key, partition)
 
-        def take_snapshot(self, key: bytes, person: str, snapshot: dict[str, Any]) -> None:
+        def take_snapshot(
+            self, key: bytes, person: str, snapshot: dict[str, Any], partition: int
+        ) -> None:
             partner = snapshot["b"] if person == snapshot["a"] else snapshot["a"]
             for someone in (person, partner):
                 if optouts.is_opted_out(someone):
@@ -74,45 +77,49 @@ def register(pipeline: Pipeline) -> None:
                     return  # from before an opt-in: a redelivery of erased history
             state = self.rows.get(key) or PersonState()
             if apply_snapshot(state, person, snapshot):
-                self.rows.set(key, state)
+                self.rows.set(key, state, partition)
+
+        async def take(self, item: Item, partition: int) -> None:
+            key, data = item.key, item.value
+            person = key.decode()
+            op = data.get("op")
+            if op == "erase":
+                self.erase_person(key, person, partition)
+            elif op == "drop":
+                self.drop_partner(key, data["partner"], partition)
+            elif op == "post":
+                if not optouts.excludes(person, data["t"]):
+                    await critics.on_post(
+                        key, person, data, self.rows.get(key), self.critic_rows, partition
+                    )
+                # After the post's complaint (if any) was sent: Pipeline.low_watermark.
+                pipeline.note_post(partition, data["t"])
+            else:
+                self.take_snapshot(key, person, data, partition)
 
         async def finish(self) -> None:
-            self.rows.flush()
-            self.critic_rows.flush()
+            await self.rows.flush()
+            await self.critic_rows.flush()
             await pipeline.send_items("interactions", self.erase_commands)
 
     @app.agent(pipeline.topics["person-ties"], name="closeknit.people")
     async def people(stream: StreamT) -> None:
         await pipeline.optouts_loaded.wait()
-        async for event in stream.events():
-            msg = event.message
+        async for events in batches(stream, pipeline.settings):
             batch = Batch()
-            try:
-                items = unpack(msg.key, msg.value)
-            except Exception as exc:
-                await park_after_error(pipeline, msg, "people", exc)
-                continue
-            for item in items:
-                key, data = item.key, item.value
+            for event in events:
+                msg = event.message
                 try:
-                    person = key.decode()
-                    op = data.get("op")
-                    if op == "erase":
-                        batch.erase_person(key, person)
-                    elif op == "drop":
-                        batch.drop_partner(key, data["partner"])
-                    elif op == "post":
-                        if not optouts.excludes(person, data["t"]):
-                            await critics.on_post(
-                                key, person, data, batch.rows.get(key), batch.critic_rows
-                            )
-                        # After the post's complaint (if any) was sent: Pipeline.low_watermark.
-                        pipeline.note_post(msg.partition, data["t"])
-                    else:
-                        batch.take_snapshot(key, person, data)
+                    items = unpack(msg.key, msg.value)
                 except Exception as exc:
-                    await park_after_error(pipeline, msg, "people", exc, item)
+                    await park_after_error(pipeline, msg, "people", exc)
+                    continue
+                for item in items:
+                    try:
+                        await batch.take(item, msg.partition)
+                    except Exception as exc:
+                        await park_after_error(pipeline, msg, "people", exc, item)
             try:
                 await batch.finish()
             except Exception as exc:
-                await park_after_error(pipeline, msg, "people", exc)
+                await park_batch_after_error(pipeline, events, "people", exc)

@@ -12,6 +12,7 @@ tombstone, dead letters of three stages) was actually on the wire.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import re
 import subprocess
@@ -31,6 +32,7 @@ from service.broker.child import BrokerProcess
 from service.broker.probe import find_free_port
 from service.broker.reader import Record, read_topic
 from service.config import Settings
+from service.core.envelope import partition_for, unpack
 from service.core.routing import dyad_key, split_dyad_key
 from service.core.schemas import JsonSchemaValueException, compiled
 from service.shell.process import WorkerProcess
@@ -47,11 +49,14 @@ DAY_S = 86400.0
 SCHEMA_PATH = re.compile(r"schemas/([A-Za-z0-9_]+\.v[0-9]+)\.json")
 
 # Topics the worker writes, with the schema the catalog names for each.
-WRITTEN = {
+CATALOG_SCHEMAS = {
     info.short_name: SCHEMA_PATH.search(info.value).group(1)  # type: ignore[union-attr]
     for info in CATALOG
     if info.direction != "in"
 }
+# The internal hops carry envelopes; the tests read their items, with the items' schema.
+ITEM_SCHEMAS = {"interactions": "interaction.v1", "person-ties": "dyad_update.v1"}
+WRITTEN = {**CATALOG_SCHEMAS, **ITEM_SCHEMAS}
 TOMBSTONES_ALLOWED = {"dyad-updates", "cluster-feed"}  # the compacted snapshot topics
 
 
@@ -131,7 +136,9 @@ DAVES_PARTNERS = {"alice", "erin"}
 @dataclass
 class Wire:
     settings: Settings
-    records: dict[str, list[Record]]  # short topic name -> every record, in offset order
+    # short topic name -> every record, in offset order; envelopes read as their items
+    records: dict[str, list[Record]]
+    envelopes: dict[str, list[Record]]  # the internal topics' records as they are
 
 
 @pytest.fixture(scope="module")
@@ -172,14 +179,45 @@ def wire(broker: BrokerProcess, tmp_path_factory: pytest.TempPathFactory) -> Wir
             f"the erasure or a dead letter is missing; see {worker.log_path}"
         )
         records = {short: read_all(settings, short) for short in WRITTEN}
+        envelopes = {short: records[short] for short in ITEM_SCHEMAS}
+        records.update({short: items_of(envelopes[short]) for short in ITEM_SCHEMAS})
         assert worker.process is not None and worker.process.poll() is None, "worker survived"
-    return Wire(settings, records)
+    return Wire(settings, records, envelopes)
+
+
+def items_of(records: list[Record]) -> list[Record]:
+    """Each item of each envelope as a record of its own, at the envelope's position."""
+    out = []
+    for record in records:
+        for item in unpack(record.key, record.value or b""):
+            out.append(dataclasses.replace(record, key=item.key, value=orjson.dumps(item.value)))
+    return out
 
 
 def test_the_catalog_names_a_schema_for_every_topic_the_worker_writes() -> None:
     assert set(WRITTEN) >= {"interactions", "dyad-updates", "person-ties", "dead-letters"}
-    assert WRITTEN["interactions"] == "interaction.v1"
-    assert WRITTEN["dyad-updates"] == WRITTEN["person-ties"] == "dyad_update.v1"
+    assert CATALOG_SCHEMAS["interactions"] == CATALOG_SCHEMAS["person-ties"] == "envelope.v1"
+    by_name = {info.short_name: info.value for info in CATALOG}
+    for short, item_schema in ITEM_SCHEMAS.items():
+        assert f"schemas/{item_schema}.json" in by_name[short], f"{short} names its items"
+    assert WRITTEN["dyad-updates"] == "dyad_update.v1"
+
+
+def test_every_envelope_holds_only_items_of_its_own_partition(wire: Wire) -> None:
+    partitions = wire.settings.partitions
+    enveloped = 0
+    for short, records in wire.envelopes.items():
+        for record in records:
+            data = orjson.loads(record.value or b"")
+            if "items" not in data:  # a single control record
+                continue
+            compiled("envelope.v1")(data)
+            enveloped += 1
+            assert record.key is not None
+            assert record.key.decode() == data["items"][0]["k"], f"{short}: keyed by item 1"
+            for item in data["items"]:
+                assert partition_for(item["k"].encode(), partitions) == record.partition, short
+    assert enveloped > 0
 
 
 def test_every_record_on_every_written_topic_validates_against_its_schema(wire: Wire) -> None:
@@ -245,7 +283,15 @@ def test_every_kind_of_record_was_on_the_wire(wire: Wire) -> None:
     assert tombstoned == {dyad_key(OPTED_OUT, p) for p in DAVES_PARTNERS}
 
     person_ties = [(r.key, orjson.loads(r.value or b"")) for r in wire.records["person-ties"]]
-    assert sum(1 for _, v in person_ties if "op" not in v) == 2 * GOOD_TARGETS
+    # One snapshot per changed dyad per envelope, to each endpoint: every applied dyad's.
+    applied = {r.key.decode() for r, i in zip(wire.records["interactions"], interactions, strict=True)
+               if "op" not in i and r.key is not None}  # fmt: skip
+    snapshots = {(k.decode(), f"{v['a']}\t{v['b']}") for k, v in person_ties
+                 if "op" not in v and k is not None}  # fmt: skip
+    assert {dyad for _, dyad in snapshots} == applied
+    for _, dyad in snapshots:
+        a, b = split_dyad_key(dyad)
+        assert {(a, dyad), (b, dyad)} <= snapshots, f"both endpoints of {dyad!r}"
     assert (OPTED_OUT.encode(), {"op": "erase"}) in person_ties
     drops = {(k, v["partner"]) for k, v in person_ties if v.get("op") == "drop"}
     assert drops == {(p.encode(), OPTED_OUT) for p in DAVES_PARTNERS}
