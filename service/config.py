@@ -185,7 +185,7 @@ class Settings:
             "doc": "Kafka: longest an overwritten or erased record waits before the log cleaner "
             "must remove it from a compacted topic (`max.compaction.lag.ms`; also `segment.ms` "
             "and `delete.retention.ms`). An opted-out person's old snapshots leave "
-            "`dyad-updates`, `cluster-feed` and the changelogs within about this, their "
+            "`dyad-updates` and the changelogs within about this, their "
             "tombstones within about three times it. Set on topics closeknit creates.",
             "min": 1.0,
             "max": 30 * 86400.0,

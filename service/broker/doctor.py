@@ -426,8 +426,8 @@ async def _check_compaction(run: _Run, wait_s: float) -> _Outcome:
             f"after {wait_s:.0f} s an overwritten value was still on a compacted topic "
             "(the broker accepts cleanup.policy=compact but did not compact)",
             "compacted topics and changelogs keep every update, so recovery replays all of "
-            "them, and an opted-out person's old snapshots stay on dyad-updates, "
-            "cluster-feed and the changelogs (their tombstones hide them from closeknit)",
+            "them, and an opted-out person's old snapshots stay on dyad-updates "
+            "and the changelogs (their tombstones hide them from closeknit)",
         )
     return _Outcome(
         "warn",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -28,8 +28,10 @@ async def read_topic(
     from_beginning: bool = True,
     follow: bool = True,
     idle_timeout_s: float = 1.0,
+    on_idle: Callable[[], None] | None = None,
 ) -> AsyncIterator[Record]:
     """Yield a topic's records; with `follow=False` stop once a fetch comes back empty.
+    `on_idle` is called whenever one does (the reader has caught up, for now).
 
     Partitions are assigned by hand (no group), so reading never disturbs a worker's group
     and never waits on a rebalance.
@@ -58,8 +60,11 @@ async def read_topic(
             await consumer.seek_to_end(*tps)
         while True:
             batch = await consumer.getmany(timeout_ms=int(idle_timeout_s * 1000), max_records=1000)
-            if not batch and not follow:
-                return
+            if not batch:
+                if on_idle is not None:
+                    on_idle()
+                if not follow:
+                    return
             for tp_records in batch.values():
                 for m in tp_records:
                     yield Record(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp)

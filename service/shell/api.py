@@ -163,7 +163,7 @@ def register(pipeline: Pipeline) -> None:
 
 OTHER_WORKER = (
     "this worker does not hold the strong-tie graph; ask the worker assigned the "
-    "cluster-feed topic's partition"
+    "cluster-owner topic's partition"
 )
 HINT = (
     "ids are exact and case-sensitive (Unicode-normalised to NFC); a person who opted out, or "

@@ -1,13 +1,15 @@
 """Tribes: the strong-tie graph, incremental communities, cluster identity and alerts.
 
-Community detection needs the whole graph, so the dyad agent copies every snapshot into the
-single-partition `cluster-feed` topic and exactly one worker (the one assigned its only
-partition) owns the graph. Each snapshot moves the two endpoints locally (incremental
-modularity, service.core.communities); a timer observes the communities (identity,
-lifecycle, emerging-cluster signals, service.core.clusters) and, now and then, refines the
-whole partition with PLM in a thread, so the event loop keeps serving. After a restart the
-owner rebuilds the graph by reading cluster-feed from the start (snapshots are absolute and
-ordered by `seq`, so reading one twice changes nothing).
+Community detection needs the whole graph, so exactly one worker holds it: the one assigned
+the only partition of `cluster-owner`, a topic with no records whose assignment is the
+election. The owner reads `dyad-updates` itself, every partition, from the start and then
+as it grows (a plain consumer, not a Faust stream: no second copy of the snapshots is
+written for it, and reading costs far less than a stage). Each snapshot moves the two
+endpoints locally (incremental modularity, service.core.communities); a timer observes the
+communities (identity, lifecycle, emerging-cluster signals, service.core.clusters) and, now
+and then, refines the whole partition with PLM in a thread, so the event loop keeps
+serving. A worker that loses the partition drops its graph; the next owner builds it the
+same way (snapshots are absolute, and a dyad's are in offset order in its partition).
 """
 
 from __future__ import annotations
@@ -36,25 +38,27 @@ log = logging.getLogger(__name__)
 
 TICK_INTERVAL_S = 5.0
 REFINE_EVERY_S = 30.0  # wall seconds between full refinements on the owner
+FOLLOW_RETRY_S = 5.0
 
 
 class ClusterStage:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
+        self.follower: asyncio.Future[None] | None = None
+        self.refine_seconds: list[float] = []
+        self._ticking = asyncio.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
         self.graph = StrongTieGraph()
         self.communities = IncrementalCommunities(self.graph)
         self.tracker = ClusterTracker()
-        self.built = False
+        self.built = False  # caught up with dyad-updates as it stood when reading began
         self.last_refine = 0.0
-        self.refine_seconds: list[float] = []
-
-    @property
-    def topic_name(self) -> str:
-        return self.pipeline.settings.topic("cluster-feed")
 
     def owns_graph(self) -> bool:
         assignment = self.pipeline.app.consumer.assignment()
-        return TP(self.topic_name, 0) in assignment
+        return TP(self.pipeline.settings.topic("cluster-owner"), 0) in assignment
 
     def take(self, key: bytes, value: bytes | None) -> None:
         if value is None:
@@ -66,14 +70,41 @@ class ClusterStage:
             return
         self.communities.apply(self.graph.update(orjson.loads(value)))
 
-    async def rebuild(self) -> None:
-        """Read cluster-feed from the start: the graph as it stood before this worker."""
-        bootstrap = self.pipeline.settings.bootstrap_servers()
-        async for record in read_topic(bootstrap, self.topic_name, follow=False):
-            self.take(record.key or b"", record.value)
-        await self.refine()
-        self.built = True
-        log.info("strong-tie graph rebuilt: %d communities", len(self.communities))
+    async def follow(self) -> None:
+        """Every snapshot on dyad-updates, from the start, then as they come. A failed read
+        (the broker away) starts over from an empty graph, after a pause."""
+        settings = self.pipeline.settings
+
+        def caught_up() -> None:
+            if not self.built:
+                self.built = True
+                log.info("strong-tie graph built: %d edges", len(self.graph))
+                # Observed now, not on the next tick: the first alerts come a tick sooner.
+                self.pipeline.app.add_future(self.tick())
+
+        while True:
+            try:
+                async for record in read_topic(
+                    settings.bootstrap_servers(), settings.topic("dyad-updates"),
+                    on_idle=caught_up,
+                ):  # fmt: skip
+                    self.take(record.key or b"", record.value)
+            except Exception as exc:  # the app must not crash on it: try again
+                log.error("reading dyad-updates failed (%s); reading again", type(exc).__name__)
+            self._reset()
+            await asyncio.sleep(FOLLOW_RETRY_S)
+
+    def _keep_following(self) -> None:
+        if self.follower is None or self.follower.done():
+            self._reset()
+            self.follower = self.pipeline.app.add_future(self.follow())
+
+    def _stop_following(self) -> None:
+        if self.follower is not None:
+            self.follower.cancel()
+            self.follower = None
+            self._reset()
+            log.info("cluster-owner moved to another worker: its graph is dropped here")
 
     async def refine(self) -> None:
         self.last_refine = time.monotonic()
@@ -88,10 +119,16 @@ class ClusterStage:
         self.communities.adopt(result.communities)
 
     async def tick(self) -> None:
+        async with self._ticking:  # the timer's, and the one right after the graph is built
+            await self._tick()
+
+    async def _tick(self) -> None:
         if not self.owns_graph():
+            self._stop_following()
             return
+        self._keep_following()
         if not self.built:
-            await self.rebuild()
+            return
         if time.monotonic() - self.last_refine >= REFINE_EVERY_S:
             await self.refine()
         now = self.graph.now
@@ -130,10 +167,10 @@ def register(pipeline: Pipeline) -> ClusterStage:
     stage = ClusterStage(pipeline)
     pipeline.cluster_stage = stage
 
-    @app.agent(pipeline.topics["cluster-feed"], name="closeknit.clusters")
-    async def clusters(stream: StreamT) -> None:
-        async for event in stream.events():
-            stage.take(event.message.key, event.message.value)
+    @app.agent(pipeline.topics["cluster-owner"], name="closeknit.cluster-owner")
+    async def cluster_owner(stream: StreamT) -> None:
+        async for _ in stream:  # nothing is written here: the assignment is what counts
+            pass
 
     @app.timer(TICK_INTERVAL_S)
     async def tick() -> None:

@@ -13,8 +13,8 @@ import time
 from service.broker.admin import consumer_lag
 from service.config import Settings
 
-# The topics a worker group consumes on the way to alerts. cluster-feed is left out: its
-# owner turns it into alerts on a timer, which callers wait out on their own.
+# The topics a worker group consumes on the way to alerts. The cluster owner reads
+# dyad-updates by itself and turns it into alerts on a timer, which callers wait out.
 STAGE_TOPICS = ("mentions", "replies", "interactions", "person-ties", "complaints", "alert-signals")
 # The burst agent's timer sends a tick per brand every few seconds, so `complaints` is never
 # quite idle: up to this many records there still count as caught up.

@@ -2,7 +2,7 @@
 
 Records are envelopes of interactions (service.core.envelope). For each envelope, every
 changed dyad's row is written once, and its absolute snapshot goes once to `dyad-updates`
-(keyed by dyad, for clusters and outside readers) and once per endpoint to `person-ties`
+(keyed by dyad, for the cluster owner and outside readers) and once per endpoint to `person-ties`
 (keyed by person, in envelopes, for the people table), followed by the posts the applied
 interactions carry. Control items `{"op": "erase", "person": p}` delete the dyad,
 tombstone it downstream, and tell the partner to drop the tie.
@@ -60,7 +60,6 @@ def register(pipeline: Pipeline) -> None:
             self.changed.pop(key, None)
             self.rows.delete(key, partition)
             await send("dyad-updates", key, None)
-            await send("cluster-feed", key, None)
             a, b = split_dyad_key(key.decode())
             partner = b if person == a else a
             drop = orjson.dumps({"op": "drop", "partner": person})
@@ -108,7 +107,6 @@ def register(pipeline: Pipeline) -> None:
                 pair = split_dyad_key(key.decode())
                 snapshot = orjson.dumps(ties.snapshot(state, pair, state.ref, params))
                 await send("dyad-updates", key, snapshot)
-                await send("cluster-feed", key, snapshot)
                 for person in pair:
                     self.person_items.append((person.encode(), snapshot))
             await pipeline.send_items("person-ties", self.person_items + posts)

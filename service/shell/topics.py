@@ -44,11 +44,10 @@ CATALOG: tuple[TopicInfo, ...] = (
         "erase/drop commands (internal)",
     ),
     TopicInfo(
-        "cluster-feed",
-        "dyad key `a<TAB>b`",
-        "schemas/dyad_update.v1.json: the same snapshots into one partition, so one worker "
-        "holds the whole strong-tie graph; null = erased",
-        compacted=True,
+        "cluster-owner",
+        "none",
+        "no records: the worker assigned its only partition holds the whole strong-tie "
+        "graph, reading dyad-updates",
         partitions=1,
     ),
     TopicInfo(

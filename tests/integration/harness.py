@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from service.broker.child import BrokerProcess
 from service.broker.reader import Record, read_topic
 from service.config import Settings, load_settings, settings_env
 from service.core import ties
+from service.core.envelope import unpack
 from service.core.validation import EventValidator
 from service.shell.process import WorkerProcess
 from service.shell.runtime import prepare_broker
@@ -86,6 +88,16 @@ def read_all(settings: Settings, topic: str) -> list[Record]:
         return [r async for r in read_topic(settings.bootstrap_servers(), topic, follow=False)]
 
     return asyncio.run(read())
+
+
+def read_items(settings: Settings, topic: str) -> list[Record]:
+    """`read_all` for an internal topic: each envelope's items as records of their own, at
+    the envelope's position (service.core.envelope)."""
+    return [
+        dataclasses.replace(record, key=item.key, value=orjson.dumps(item.value))
+        for record in read_all(settings, topic)
+        for item in unpack(record.key, record.value)
+    ]
 
 
 def wait_until(check: Callable[[], bool], timeout_s: float, interval_s: float = 0.3) -> bool:

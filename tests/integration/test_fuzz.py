@@ -52,7 +52,7 @@ from tests.integration.fuzz_corpus import (
     Plan,
     build_plan,
 )
-from tests.integration.harness import produce, read_all, wait_until
+from tests.integration.harness import produce, read_all, read_items, wait_until
 
 SCALE = int(os.environ.get("CLOSEKNIT_FUZZ_SCALE", "1"))
 SEED = int(os.environ.get("CLOSEKNIT_FUZZ_SEED", "12"))
@@ -172,7 +172,7 @@ def test_hostile_input_is_parked_exactly_once_and_good_input_flows(
         assert worker.process is not None and worker.process.poll() is None, "the worker is up"
         assert worker.get_json("/health")["status"] == "ok"
         letters = read_all(settings, settings.topic("dead-letters"))
-        interactions = read_all(settings, settings.topic("interactions"))
+        interactions = read_items(settings, settings.topic("interactions"))
         snapshots = read_all(settings, settings.topic("dyad-updates"))
     elapsed = time.monotonic() - started
 

@@ -15,7 +15,7 @@ import pytest
 
 from service.config import Settings
 from service.shell.process import WorkerProcess
-from tests.integration.harness import produce, read_all, running_worker, wait_until
+from tests.integration.harness import produce, read_all, read_items, running_worker, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -93,9 +93,11 @@ def worker(isolated_settings: Settings) -> Iterator[WorkerProcess]:
 
 
 def collect(settings: Settings, short_name: str, expected: int, timeout_s: float) -> list:
+    """The topic's records (an internal topic's items) once there are `expected` of them."""
     topic = settings.topic(short_name)
-    wait_until(lambda: len(read_all(settings, topic)) >= expected, timeout_s)
-    return read_all(settings, topic)
+    read = read_items if short_name == "interactions" else read_all
+    wait_until(lambda: len(read(settings, topic)) >= expected, timeout_s)
+    return read(settings, topic)
 
 
 def test_bad_input_is_dead_lettered_and_good_input_is_processed(

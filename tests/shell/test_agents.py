@@ -282,16 +282,15 @@ def test_dyads_apply_once_and_resend_the_same_snapshot_on_a_duplicate(harness: H
     async def test() -> None:
         async with harness.agent("dyads") as agent:
             await agent.put(record, key, partition=1)
-            await until(lambda: len(producer.sent) >= 5, "the snapshot sends and the post")
+            await until(lambda: len(producer.sent) >= 4, "the snapshot sends and the post")
             await agent.put(record, key, partition=1)  # redelivered
-            await until(lambda: len(producer.sent) >= 9, "the snapshot re-sent")
+            await until(lambda: len(producer.sent) >= 7, "the snapshot re-sent")
 
     run(test)
 
-    first, post, again = producer.sent[:4], producer.sent[4], producer.sent[5:]
+    first, post, again = producer.sent[:3], producer.sent[3], producer.sent[4:]
     assert [(s.topic, s.key) for s in first] == [
         ("dyad-updates", key),
-        ("cluster-feed", key),
         ("person-ties", b"alice"),
         ("person-ties", b"bob"),
     ]
@@ -345,15 +344,14 @@ def test_dyads_erase_deletes_the_row_tombstones_it_and_tells_the_partner(
     async def test() -> None:
         async with harness.agent("dyads") as agent:
             await agent.put(interaction("e1", "alice", "bob"), key)
-            await until(lambda: len(producer.sent) >= 5, "the snapshot and the post")
+            await until(lambda: len(producer.sent) >= 4, "the snapshot and the post")
             await agent.put(orjson.dumps({"op": "erase", "person": "alice"}), key)
-            await until(lambda: len(producer.sent) >= 8, "tombstones and drop")
+            await until(lambda: len(producer.sent) >= 6, "the tombstone and the drop")
 
     run(test)
 
-    tombstone, feed_tombstone, drop = producer.sent[5:]
+    tombstone, drop = producer.sent[4:]
     assert (tombstone.topic, tombstone.key, tombstone.value) == ("dyad-updates", key, None)
-    assert (feed_tombstone.topic, feed_tombstone.value) == ("cluster-feed", None)
     assert (drop.topic, drop.key) == ("person-ties", b"bob")
     assert drop.json() == {"op": "drop", "partner": "alice"}
     compiled("dyad_update.v1")(drop.json())

@@ -79,6 +79,9 @@ def test_the_readme_row_has_the_catalog_key_cleanup_and_schema(info: TopicInfo) 
 def test_every_schema_file_the_catalog_names_exists(info: TopicInfo) -> None:
     named = SCHEMA_PATH.findall(info.value)
 
+    if info.value.startswith("no records"):  # cluster-owner: only its assignment counts
+        assert not named
+        return
     assert named, f"{info.short_name}: the catalog names no schema file in {info.value!r}"
     for path in named:
         assert (REPO / path).is_file(), f"{info.short_name}: {path} does not exist"

@@ -175,7 +175,7 @@
     const box = document.getElementById("clusters");
     if (data.clusters === null || data.clusters === undefined) {
       box.replaceChildren(el("p", { class: "empty" },
-        "This worker does not hold the strong-tie graph; ask the worker assigned cluster-feed."));
+        "This worker does not hold the strong-tie graph; ask the worker assigned cluster-owner."));
       return;
     }
     if (!data.clusters.length) {
