@@ -71,9 +71,11 @@ class PartnerTie:
 
 @dataclass(slots=True)
 class PersonState:
-    """The ties of one person, keyed by partner id."""
+    """The ties of one person, keyed by partner id, and their critic detector's row
+    (service.core.signals.critic_step): both keyed by the person, so one table row."""
 
     ties: dict[str, PartnerTie] = field(default_factory=dict)
+    critic: dict[str, Any] | None = None
 
     def influence(
         self, now: float, scope: str | None = None, params: TieParams = DEFAULT_TIE_PARAMS
@@ -104,23 +106,37 @@ class PersonState:
         scored = ((partner, tie.strength(now, params)) for partner, tie in self.ties.items())
         return heapq.nsmallest(limit, scored, key=lambda item: (-item[1], item[0]))
 
+    @property
+    def empty(self) -> bool:
+        return not self.ties and self.critic is None
+
     def to_dict(self) -> dict[str, Any]:
-        """Stored form: {partner: [seq, ref, w_in, w_out, intensity, {scope: w_in}]}."""
-        return {
-            partner: [tie.seq, tie.ref, tie.w_in, tie.w_out, tie.intensity, tie.scopes_in]
-            for partner, tie in self.ties.items()
+        """Stored form: {"t": {partner: [seq, ref, w_in, w_out, intensity, {scope: w_in}]},
+        "c": critic row}, "c" only when there is one."""
+        stored: dict[str, Any] = {
+            "t": {
+                partner: [tie.seq, tie.ref, tie.w_in, tie.w_out, tie.intensity, tie.scopes_in]
+                for partner, tie in self.ties.items()
+            }
         }
+        if self.critic is not None:
+            stored["c"] = self.critic
+        return stored
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PersonState:
+        # The form before the critic row moved in was the ties mapping alone; a partner's
+        # value there is a list, never a mapping, so "t" is unambiguous.
+        ties = data["t"] if isinstance(data.get("t"), Mapping) else data
         return cls(
             {
                 partner: PartnerTie(
                     int(seq), float(ref), float(w_in), float(w_out), float(intensity),
                     {scope: float(w) for scope, w in scopes.items()},
                 )
-                for partner, (seq, ref, w_in, w_out, intensity, scopes) in data.items()
-            }
+                for partner, (seq, ref, w_in, w_out, intensity, scopes) in ties.items()
+            },
+            data.get("c") if ties is not data else None,
         )  # fmt: skip
 
 

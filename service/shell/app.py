@@ -40,7 +40,6 @@ class Pipeline:
     tie_params: TieParams = DEFAULT_TIE_PARAMS
     dyads: Any = None  # the dyads Table, set by service.shell.dyads
     people: Any = None  # the people Table, set by service.shell.people
-    critics: Any = None  # per-person sentiment detectors, set by service.shell.critics
     critic_stage: Any = None
     cluster_stage: Any = None
     alert_entries: Any = None  # alert lifecycle rows, set by service.shell.alerting

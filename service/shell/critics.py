@@ -1,7 +1,8 @@
-"""Critic signals in the people partition: table I/O around `service.core.signals.critic_step`.
+"""Critic signals in the people stage: `service.core.signals.critic_step` on a person's row.
 
-A person's own posts and the replies they draw arrive as `{"op": "post"}` records on
-person-ties, already deduplicated by the dyad stage. Alert signals go to the alerts agent;
+A person's own posts and the replies they draw arrive as `{"op": "post"}` items on
+person-ties, already deduplicated by the dyad stage; the detector's row is kept in the
+person's row (`PersonState.critic`). Alert signals go to the alerts agent;
 complaints go on to each brand's burst agent (service.shell.bursts).
 """
 
@@ -17,7 +18,6 @@ from service.shell.alerting import send_signal
 if TYPE_CHECKING:
     from service.core.influence import PersonState
     from service.shell.app import Pipeline
-    from service.shell.write_behind import WriteBehind
 
 
 class CriticStage:
@@ -26,21 +26,12 @@ class CriticStage:
         self.params = SignalParams(
             min_influence=pipeline.settings.critic_min_influence, tie=pipeline.tie_params
         )
-        self.table = pipeline.table("critics")
-        pipeline.critics = self.table
 
-    async def on_post(
-        self,
-        key: bytes,
-        person: str,
-        post: dict[str, Any],
-        person_state: PersonState | None,
-        rows: WriteBehind[Any],
-        partition: int,
-    ) -> None:
-        """One post through the person's detector; `rows` holds the batch's critic rows."""
-        row, signal, complaint = critic_step(rows.get(key), person, post, person_state, self.params)
-        rows.set(key, row, partition)
+    async def on_post(self, person: str, post: dict[str, Any], state: PersonState) -> None:
+        """One post through the person's detector; its row is kept in `state.critic`."""
+        state.critic, signal, complaint = critic_step(
+            state.critic, person, post, state, self.params
+        )
         ingested_at = post.get("ingested_at")
         if signal is not None:
             await send_signal(self.pipeline, signal, ingested_at)

@@ -1,10 +1,12 @@
 """People agent: dyad snapshots (keyed by person) in; the people table out.
 
 Records are envelopes (service.core.envelope), taken a batch at a time; each changed
-person and critic row is written once per batch. A person's row holds the newest snapshot
-of each of their ties, so influence, strong ties and top ties are read from it. Control
-items: `{"op": "erase"}` (the person opted out: erase every dyad they are in, then the
-row) and `{"op": "drop", "partner": q}` (q's dyad with this person was erased).
+person row is written once per batch. The critic detector (service.shell.critics) keeps its
+row inside the person's, so a post and the snapshots around it cost one write. A person's
+row holds the newest snapshot of each of their ties, so influence, strong ties and top
+ties are read from it. Control items: `{"op": "erase"}` (the person opted out: erase every
+dyad they are in, then the row) and `{"op": "drop", "partner": q}` (q's dyad with this
+person was erased).
 """
 
 from __future__ import annotations
@@ -37,11 +39,10 @@ def register(pipeline: Pipeline) -> None:
     critics = pipeline.critic_stage
 
     class Batch:
-        """One batch's work: each changed person and critic row written once."""
+        """One batch's work: each changed person row written once."""
 
         def __init__(self) -> None:
             self.rows: WriteBehind[PersonState] = pipeline.rows(table)
-            self.critic_rows: WriteBehind[Any] = pipeline.rows(critics.table)
             self.erase_commands: list[tuple[bytes, bytes]] = []
 
         def erase_person(self, key: bytes, person: str, partition: int) -> None:
@@ -51,17 +52,16 @@ def register(pipeline: Pipeline) -> None:
             command = orjson.dumps({"op": "erase", "person": person})
             for partner in state.ties if state is not None else ():
                 self.erase_commands.append((dyad_key(person, partner).encode(), command))
-            self.rows.delete(key, partition)
-            self.critic_rows.delete(key, partition)  # the sentiment baseline and messages
+            self.rows.delete(key, partition)  # its critic row too: the baseline and messages
             metrics.erasures.inc()
 
         def drop_partner(self, key: bytes, partner: str, partition: int) -> None:
             state = self.rows.get(key)
             if state is not None and remove_partner(state, partner):
-                if state.ties:
-                    self.rows.set(key, state, partition)
-                else:
+                if state.empty:
                     self.rows.delete(key, partition)
+                else:
+                    self.rows.set(key, state, partition)
 
         def take_snapshot(
             self, key: bytes, person: str, snapshot: dict[str, Any], partition: int
@@ -89,9 +89,9 @@ def register(pipeline: Pipeline) -> None:
                 self.drop_partner(key, data["partner"], partition)
             elif op == "post":
                 if not optouts.excludes(person, data["t"]):
-                    await critics.on_post(
-                        key, person, data, self.rows.get(key), self.critic_rows, partition
-                    )
+                    state = self.rows.get(key) or PersonState()
+                    await critics.on_post(person, data, state)
+                    self.rows.set(key, state, partition)
                 # After the post's complaint (if any) was sent: Pipeline.low_watermark.
                 pipeline.note_post(partition, data["t"])
             else:
@@ -99,7 +99,6 @@ def register(pipeline: Pipeline) -> None:
 
         async def finish(self) -> None:
             await self.rows.flush()
-            await self.critic_rows.flush()
             await pipeline.send_items("interactions", self.erase_commands)
 
     @app.agent(pipeline.topics["person-ties"], name="closeknit.people")

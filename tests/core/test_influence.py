@@ -219,3 +219,15 @@ def test_person_state_round_trips_through_json() -> None:
     back = PersonState.from_dict(orjson.loads(orjson.dumps(bob.to_dict())))
     assert back == bob
     assert back.influence(T0 + DAY) == bob.influence(T0 + DAY, params=DEFAULT_TIE_PARAMS)
+
+
+def test_person_state_keeps_its_critic_row_and_reads_the_older_ties_only_form() -> None:
+    bob = PersonState()
+    apply_snapshot(bob, "bob", conversation("bob", "cat", 2))
+    ties_only = orjson.loads(orjson.dumps(bob.to_dict()))["t"]
+    assert PersonState.from_dict(ties_only) == bob, "a row written before the critic moved in"
+    bob.critic = {"c": {"n": 3}, "m": [], "tp": None, "on": False}
+    back = PersonState.from_dict(orjson.loads(orjson.dumps(bob.to_dict())))
+    assert back == bob and back.critic == bob.critic
+    assert not back.empty and PersonState(critic={"x": 1}).empty is False
+    assert PersonState().empty
