@@ -161,9 +161,10 @@ class Settings:
         default=1000,
         metadata={
             "env": "CLOSEKNIT_BATCH_MAX_EVENTS",
-            "doc": "Most input events the ingest stage takes as one batch. Each batch becomes "
-            "one envelope per destination partition for the next stage, so larger batches "
-            "mean fewer records between stages.",
+            "doc": "Most records a stage takes as one batch (input events at ingest, "
+            "envelopes after it). A batch writes each changed table row once and sends one "
+            "envelope per destination partition to the next stage, so larger batches mean "
+            "fewer records.",
             "min": 1,
             "max": 100000,
         },
@@ -172,8 +173,8 @@ class Settings:
         default=10,
         metadata={
             "env": "CLOSEKNIT_BATCH_WINDOW_MS",
-            "doc": "How long the ingest stage waits to fill a batch before it processes what "
-            "it has: the latency a quiet stream pays for batching.",
+            "doc": "How long a stage waits to fill a batch before it processes what it has: "
+            "the latency a quiet stream pays for batching, per stage.",
             "min": 1,
             "max": 10000,
         },

@@ -18,10 +18,10 @@ class DelayProxy:
         self.listen_port = listen_port
         self.target = (target_host, target_port)
         self.delay_s = 0.0
-        self.connections = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="delay-proxy", daemon=True)
+        self._server: asyncio.Server
 
     def __enter__(self) -> DelayProxy:
         self._thread.start()
@@ -30,37 +30,39 @@ class DelayProxy:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
+        self._thread.join()
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
-        server = self._loop.run_until_complete(
+        self._server = self._loop.run_until_complete(
             asyncio.start_server(self._connection, "127.0.0.1", self.listen_port)
         )
         self._ready.set()
         try:
             self._loop.run_forever()
         finally:
-            server.close()
-            for task in asyncio.all_tasks(self._loop):
-                task.cancel()
-            with contextlib.suppress(Exception):
-                self._loop.run_until_complete(asyncio.sleep(0))
             self._loop.close()
+
+    async def _shutdown(self) -> None:
+        """Stop listening, then end every connection and wait until each has ended."""
+        self._server.close()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _connection(
         self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter
     ) -> None:
-        self.connections += 1
         try:
             server_r, server_w = await asyncio.open_connection(*self.target)
         except OSError:
             client_w.close()
             return
-        await asyncio.gather(
-            self._pump(client_r, server_w), self._pump(server_r, client_w), return_exceptions=True
-        )
+        pumps = (self._pump(client_r, server_w), self._pump(server_r, client_w))
+        await asyncio.gather(*pumps, return_exceptions=True)
 
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
@@ -78,8 +80,10 @@ class DelayProxy:
         try:
             while chunk := await reader.read(65536):
                 queue.put_nowait((time.monotonic() + self.delay_s, chunk))
+            queue.put_nowait((0.0, b""))  # the other side closed: deliver what is queued
+            await sender
         finally:
-            queue.put_nowait((0.0, b""))
-            with contextlib.suppress(Exception):
+            sender.cancel()
+            with contextlib.suppress(BaseException):
                 await sender
             writer.close()

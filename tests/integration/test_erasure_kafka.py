@@ -35,7 +35,7 @@ from tests.integration.test_opt_out import FRIENDS, alice_is_gone, opt_out_recor
 pytestmark = pytest.mark.integration
 
 COMPACTION_LAG_S = 3.0
-TABLES = ("dyads", "people", "critics", "bursts", "alert_entries")
+TABLES = ("dyads", "people", "bursts", "alert_entries")
 
 
 def compacted_topics(settings: Settings) -> list[str]:
