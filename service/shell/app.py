@@ -57,9 +57,9 @@ class Pipeline:
         """Hand one raw record for `topic` (a catalog short name) to the producer.
 
         Faust's `Topic.send` wraps each record in channel futures, the serializer registry
-        and sensors; on this pipeline's 10+ records per event that was a large share of the
-        worker's CPU. Keys and values are bytes already, so the record goes straight to the
-        producer. Delivery is unchanged: the record is in the producer's batch when this
+        and sensors; when the pipeline wrote 10+ records per event, that was a large share
+        of the worker's CPU. Keys and values are bytes already, so the record goes straight
+        to the producer. Delivery is unchanged: the record is in the producer's batch when this
         returns, and the producer is flushed before offsets are committed.
         """
         await self.app.producer.send(self.settings.topic(topic), key, value, None, None, None)
