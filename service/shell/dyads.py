@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING
 import orjson
 
 from service.core import ties
-from service.core.envelope import Item, unpack
+from service.core.envelope import Item
 from service.core.interaction import Interaction
 from service.core.routing import split_dyad_key
 from service.core.signals import posts_for
 from service.core.validation import Rejection
-from service.shell.batches import batches
+from service.shell.batches import batches, run_envelopes
 from service.shell.codecs import DYAD_CODEC, use_codec
-from service.shell.parking import park, park_after_error, park_batch_after_error
+from service.shell.parking import park
 from service.shell.write_behind import WriteBehind
 
 if TYPE_CHECKING:
@@ -64,6 +64,12 @@ def register(pipeline: Pipeline) -> None:
             partner = b if person == a else a
             drop = orjson.dumps({"op": "drop", "partner": person})
             self.person_items.append((partner.encode(), drop))
+
+        async def take(self, item: Item, msg: Message) -> None:
+            if item.value.get("op") == "erase":
+                await self.erase(item.key, item.value["person"], msg.partition)
+            else:
+                await self.apply(item, msg)
 
         async def apply(self, item: Item, msg: Message) -> None:
             key, data = item.key, item.value
@@ -115,23 +121,4 @@ def register(pipeline: Pipeline) -> None:
     async def dyads(stream: StreamT) -> None:
         await pipeline.optouts_loaded.wait()
         async for events in batches(stream, pipeline.settings):
-            batch = Batch()
-            for event in events:
-                msg = event.message
-                try:
-                    items = unpack(msg.key, msg.value)
-                except Exception as exc:
-                    await park_after_error(pipeline, msg, "dyads", exc)
-                    continue
-                for item in items:
-                    try:
-                        if item.value.get("op") == "erase":
-                            await batch.erase(item.key, item.value["person"], msg.partition)
-                        else:
-                            await batch.apply(item, msg)
-                    except Exception as exc:
-                        await park_after_error(pipeline, msg, "dyads", exc, item)
-            try:
-                await batch.finish()
-            except Exception as exc:
-                await park_batch_after_error(pipeline, events, "dyads", exc)
+            await run_envelopes(pipeline, events, "dyads", Batch())

@@ -15,16 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from service.core.envelope import Item, unpack
+from service.core.envelope import Item
 from service.core.influence import PersonState, apply_snapshot, remove_partner
 from service.core.routing import dyad_key
-from service.shell.batches import batches
+from service.shell.batches import batches, run_envelopes
 from service.shell.codecs import PERSON_CODEC, use_codec
-from service.shell.parking import park_after_error, park_batch_after_error
 from service.shell.write_behind import WriteBehind
 
 if TYPE_CHECKING:
     from faust.types import StreamT
+    from faust.types.tuples import Message
 
     from service.shell.app import Pipeline
 
@@ -79,8 +79,9 @@ def register(pipeline: Pipeline) -> None:
             if apply_snapshot(state, person, snapshot):
                 self.rows.set(key, state, partition)
 
-        async def take(self, item: Item, partition: int) -> None:
+        async def take(self, item: Item, msg: Message) -> None:
             key, data = item.key, item.value
+            partition = msg.partition
             person = key.decode()
             op = data.get("op")
             if op == "erase":
@@ -105,20 +106,4 @@ def register(pipeline: Pipeline) -> None:
     async def people(stream: StreamT) -> None:
         await pipeline.optouts_loaded.wait()
         async for events in batches(stream, pipeline.settings):
-            batch = Batch()
-            for event in events:
-                msg = event.message
-                try:
-                    items = unpack(msg.key, msg.value)
-                except Exception as exc:
-                    await park_after_error(pipeline, msg, "people", exc)
-                    continue
-                for item in items:
-                    try:
-                        await batch.take(item, msg.partition)
-                    except Exception as exc:
-                        await park_after_error(pipeline, msg, "people", exc, item)
-            try:
-                await batch.finish()
-            except Exception as exc:
-                await park_batch_after_error(pipeline, events, "people", exc)
+            await run_envelopes(pipeline, events, "people", Batch())

@@ -33,7 +33,7 @@ from service.evaluation.alerts import AlertReplay
 from service.shell.drained import wait_drained
 from service.shell.process import WorkerProcess
 from service.sources.publish import TOPIC_OF_KIND
-from service.sources.record import SourceRecord
+from tests.evaluation.test_alert_replay import replay as replay_of
 from tests.integration.harness import produce, read_all, running_worker, wait_until
 
 pytestmark = pytest.mark.integration
@@ -70,13 +70,7 @@ def test_the_live_pipeline_reaches_the_replays_dyads_and_alerts(
 ) -> None:
     settings = isolated_settings
     scenario = build_scenario()
-    replay = AlertReplay()
-    replay.run(
-        SourceRecord(kind=e.kind, event_id=e.key.decode(), event_time=e.event_time,
-                     payload=e.payload)
-        for e in scenario.events
-    )  # fmt: skip
-    replay.finish()
+    replay = replay_of(scenario)
     expected_alerts = opened(replay.records)
     assert expected_alerts, "the scenario plants alerts"
 
