@@ -179,6 +179,18 @@ class Settings:
             "max": 10000,
         },
     )
+    gc_young_threshold: int = field(
+        default=100_000,
+        metadata={
+            "env": "CLOSEKNIT_GC_YOUNG_THRESHOLD",
+            "doc": "Allocations between the garbage collector's young collections "
+            "(service/gc_policy.py). CPython's 700 made full collections walk the whole "
+            "state so often that they took about 40% of the core's time; 0 keeps "
+            "CPython's defaults.",
+            "min": 0,
+            "max": 10_000_000,
+        },
+    )
     compaction_max_lag_s: float = field(
         default=600.0,
         metadata={

@@ -30,8 +30,10 @@ from typing import Any
 import orjson
 
 from service.bench import EMAIL_FILE, load_workload, process_rss, shared_data_dir
+from service.config import Settings
 from service.evaluation.alerts import AlertReplay
 from service.evaluation.relationships import RelationshipReplay, state_size
+from service.gc_policy import apply_gc_policy
 from service.sources.record import SourceRecord
 
 MEMORY_TIMEOUT_S = 600.0
@@ -40,14 +42,15 @@ MEMORY_TIMEOUT_S = 600.0
 def core_throughput(records: Sequence[SourceRecord], *, signals: bool = True) -> dict[str, Any]:
     """One replay of `records`: events/s of the core alone."""
     replay = AlertReplay() if signals else RelationshipReplay()
-    gc.collect()
-    # The workload sits in this process's heap (a worker's input does not); frozen, it is
-    # not rescanned by every collection the replay triggers (measured: ~12% of the run).
-    gc.freeze()
+    # The worker's collector policy. It also freezes the workload, which sits in this
+    # process's heap (a worker's input does not), so collections do not rescan it.
+    thresholds = gc.get_threshold()
+    apply_gc_policy(Settings().gc_young_threshold)
     try:
         timing = replay.run(records)
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
     core_s = timing.validate_s + timing.update_s
     return {
         "replay": type(replay).__name__,

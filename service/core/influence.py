@@ -4,7 +4,8 @@ A person's state keeps, per partner, the newest snapshot of their dyad it has se
 the decayed weights each way valued at `ref`, total intensity, inbound weight per scope).
 Snapshots are absolute, so applying one is idempotent and order-safe: a snapshot replaces
 the partner's entry only when its `seq` is higher; stale or repeated ones are ignored.
-Updates are O(1); reads are O(degree), one exp per partner, with no change to state.
+Updates are O(1), and so are reads at or after every tie's `ref` (service.core.tie_index
+keeps running sums and a ranking); an earlier read is O(degree), one exp per partner.
 
 Influence at `now`, optionally within one scope (brand, product or topic)::
 
@@ -46,7 +47,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.core.ties import DEFAULT_TIE_PARAMS, DyadState, TieParams, reciprocity, strength_of
+from service.core.tie_index import TieIndex
+from service.core.ties import (
+    DEFAULT_TIE_PARAMS,
+    DyadState,
+    TieParams,
+    reciprocity,
+    strength_mass,
+    strength_of,
+)
 
 
 @dataclass(slots=True)
@@ -72,15 +81,50 @@ class PartnerTie:
 @dataclass(slots=True)
 class PersonState:
     """The ties of one person, keyed by partner id, and their critic detector's row
-    (service.core.signals.critic_step): both keyed by the person, so one table row."""
+    (service.core.signals.critic_step): both keyed by the person, so one table row.
+
+    Change `ties` only through `set_tie` and `drop_tie` (or this module's functions): they
+    keep the `TieIndex` that makes influence and top-tie reads O(1) current.
+    """
 
     ties: dict[str, PartnerTie] = field(default_factory=dict)
     critic: dict[str, Any] | None = None
+    _indexes: dict[TieParams, TieIndex] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def set_tie(self, partner: str, tie: PartnerTie) -> None:
+        old = self.ties.get(partner)
+        self.ties[partner] = tie
+        for index in self._indexes.values():
+            index.replace(self.ties, partner, old, tie)
+
+    def drop_tie(self, partner: str) -> bool:
+        old = self.ties.pop(partner, None)
+        if old is None:
+            return False
+        for index in self._indexes.values():
+            index.replace(self.ties, partner, old, None)
+        return True
+
+    def _index(self, params: TieParams) -> TieIndex:
+        index = self._indexes.get(params)
+        if index is None:
+            index = self._indexes[params] = TieIndex(self.ties, params)
+        return index
 
     def influence(
         self, now: float, scope: str | None = None, params: TieParams = DEFAULT_TIE_PARAMS
     ) -> float:
         """Reciprocity-weighted, decayed in-strength (see the module docstring)."""
+        fast = self._index(params).influence(now, scope)
+        return fast if fast is not None else self.influence_by_scan(now, scope, params)
+
+    def influence_by_scan(
+        self, now: float, scope: str | None = None, params: TieParams = DEFAULT_TIE_PARAMS
+    ) -> float:
+        """`influence` term by term, O(degree): what the index answers for a `now` at or
+        after every tie's `ref`, and the answer for an earlier one."""
         eps = params.one_way_influence
         lam = params.decay_rate
         total = 0.0
@@ -102,9 +146,25 @@ class PersonState:
     def top_ties(
         self, now: float, limit: int = 10, params: TieParams = DEFAULT_TIE_PARAMS
     ) -> list[tuple[str, float]]:
-        """The `limit` strongest ties as (partner, strength), strongest first, ties by id."""
-        scored = ((partner, tie.strength(now, params)) for partner, tie in self.ties.items())
-        return heapq.nsmallest(limit, scored, key=lambda item: (-item[1], item[0]))
+        """The `limit` strongest ties as (partner, strength), strongest first.
+
+        Ranked by decayed strength mass, so ties whose strength has saturated near 1 still
+        rank by how strong they are; equal masses by partner id.
+        """
+        partners = self._index(params).top_partners(self.ties, now, limit)
+        if partners is None:
+            partners = self.top_partners_by_scan(now, limit, params)
+        return [(partner, self.ties[partner].strength(now, params)) for partner in partners]
+
+    def top_partners_by_scan(
+        self, now: float, limit: int = 10, params: TieParams = DEFAULT_TIE_PARAMS
+    ) -> list[str]:
+        """The ranking of `top_ties` by scanning every tie, O(degree log limit)."""
+        scored = (
+            (-strength_mass(t.w_in, t.w_out, t.intensity, params) * t.decay_to(now, params), p)
+            for p, t in self.ties.items()
+        )
+        return [partner for _, partner in heapq.nsmallest(limit, scored)]
 
     @property
     def empty(self) -> bool:
@@ -161,13 +221,16 @@ def apply_snapshot(person_state: PersonState, person_id: str, snapshot: Mapping[
     scopes_in = {
         scope: pair[side_in] for scope, pair in snapshot["scopes"].items() if pair[side_in] > 0.0
     }
-    person_state.ties[partner] = PartnerTie(
-        seq=seq,
-        ref=snapshot["ref"],
-        w_in=w_in,
-        w_out=w_out,
-        intensity=snapshot["intensity_ab"] + snapshot["intensity_ba"],
-        scopes_in=scopes_in,
+    person_state.set_tie(
+        partner,
+        PartnerTie(
+            seq=seq,
+            ref=snapshot["ref"],
+            w_in=w_in,
+            w_out=w_out,
+            intensity=snapshot["intensity_ab"] + snapshot["intensity_ba"],
+            scopes_in=scopes_in,
+        ),
     )
     return True
 
@@ -195,8 +258,8 @@ def apply_dyad(
     scopes_in = {
         scope: pair[side_in] for scope, pair in state.scopes.items() if pair[side_in] > 0.0
     }
-    person_state.ties[partner] = PartnerTie(
-        state.seq, state.ref, w_in, w_out, state.i_ab + state.i_ba, scopes_in
+    person_state.set_tie(
+        partner, PartnerTie(state.seq, state.ref, w_in, w_out, state.i_ab + state.i_ba, scopes_in)
     )
     return True
 
@@ -207,7 +270,7 @@ def remove_partner(person_state: PersonState, partner: str) -> bool:
     It leaves no tombstone: a re-delivered older snapshot of the erased dyad would add the
     partner back, so the caller drops snapshots of opted-out people before applying them.
     """
-    return person_state.ties.pop(partner, None) is not None
+    return person_state.drop_tie(partner)
 
 
 def rank_people(

@@ -111,10 +111,12 @@ async def fence_changelogs(bootstrap: str, changelog_topics: Sequence[str]) -> i
 
 def run_worker(settings: Settings) -> int:
     """Run a Faust worker until SIGINT/SIGTERM; returns its exit code."""
+    from service.gc_policy import apply_gc_policy
     from service.shell.app import build_app
     from service.shell.bounded_stop import BoundedStopWorker
 
     app = build_app(settings)
+    apply_gc_policy(settings.gc_young_threshold)
     if settings.quirks.fence_changelogs:
         changelogs = [table.changelog_topic.get_topic_name() for table in app.tables.values()]
         fenced = asyncio.run(fence_changelogs(settings.bootstrap_servers(), changelogs))

@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.core.communities import (
+    NETWORKIT_FROM_EDGES,
     CommunityParams,
     IncrementalCommunities,
     available_methods,
@@ -259,10 +260,19 @@ def test_each_refinement_method_recovers_the_sbm(sbm: tuple, method: str) -> Non
     )
 
 
-def test_auto_prefers_networkit_when_installed() -> None:
-    result = refine_partition([("a", "b", 1.0), ("b", "c", 1.0)])
+def test_auto_uses_networkx_on_a_small_graph_and_networkit_on_a_large_one() -> None:
+    small = [("a", "b", 1.0), ("b", "c", 1.0)]
+    assert refine_partition(small).method == "networkx-louvain"
+    # A ring of cliques of 5, big enough to cross the threshold.
+    large = [
+        (f"{c}-{i}", f"{c}-{j}", 1.0)
+        for c in range(NETWORKIT_FROM_EDGES // 10 + 1)
+        for i in range(5)
+        for j in range(i + 1, 5)
+    ]
+    assert len(large) >= NETWORKIT_FROM_EDGES
     expected = "networkit-plm" if "networkit" in available_methods() else "networkx-louvain"
-    assert result.method == expected
+    assert refine_partition(large).method == expected
 
 
 def test_state_round_trips_over_a_rebuilt_graph(sbm: tuple) -> None:
