@@ -1,6 +1,6 @@
 """Where one input record goes: re-keyed interactions, or one dead letter with its reason.
 
-Pure: the Faust agent in `service.shell.ingest` only sends what this returns.
+Pure: the Faust agent in `service.shell.stages.ingest` only sends what this returns.
 """
 
 from __future__ import annotations

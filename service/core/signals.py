@@ -1,9 +1,9 @@
 """From posts to alert signals: the critic step per person and the burst step per brand.
 
 Pure and deterministic: rows are JSON-able dicts (what the Faust tables store), and each
-step returns the new row plus what to send on. The shell agents (`service.shell.critics`,
-`service.shell.bursts`) and the broker-free replay (`service.evaluation.alerts`) both call
-these, so they cannot drift apart.
+step returns the new row plus what to send on. The shell's stages
+(`service.shell.stages.critics`, `service.shell.stages.moments_of_truth`) and the broker-free
+replay (`service.evaluation.alerts`) both call these, so they cannot drift apart.
 
 - `critic_step`: one post (the person's own, or a reply they drew) goes into the person's
   change detector (service.core.change). A drop below their own baseline becomes an alert

@@ -2,124 +2,34 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from dataclasses import dataclass, field
-from typing import Any
 
 import faust
 
 from service.config import Settings
-from service.core.envelope import pack
-from service.core.failure import FailureClassifier, classifier_for
-from service.core.optout import OptOutRegistry
-from service.core.sentiment import SentimentScorer, default_scorer
-from service.core.ties import DEFAULT_TIE_PARAMS, TieParams
+from service.core.failure import classifier_for
+from service.core.sentiment import default_scorer
 from service.core.validation import EventValidator
 from service.kafka_security import KafkaSecurity
-from service.shell.delivery import use_draining_buffer
-from service.shell.fetch_wait import use_fetch_max_wait
-from service.shell.flow import App
+from service.shell import lag, loop_lag
 from service.shell.metrics import Metrics
-from service.shell.topics import CATALOG, changelog_configs
-from service.shell.write_behind import WriteBehind
+from service.shell.patches.delivery import use_draining_buffer
+from service.shell.patches.fetch_wait import use_fetch_max_wait
+from service.shell.patches.flow import App
+from service.shell.pipeline import Pipeline, tie_params
+from service.shell.stages import (
+    alert_publisher,
+    cluster_owner,
+    consent,
+    dyads,
+    ingest,
+    moments_of_truth,
+    people,
+)
+from service.shell.topics import CATALOG
+from service.shell.web import api, dashboard, endpoints
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Pipeline:
-    """What the agents and views share; attached to the app as `app.pipeline`."""
-
-    settings: Settings
-    app: faust.App
-    metrics: Metrics
-    validator: EventValidator
-    topics: dict[str, faust.TopicT] = field(default_factory=dict)
-    tie_params: TieParams = DEFAULT_TIE_PARAMS
-    dyads: Any = None  # the dyads Table, set by service.shell.dyads
-    people: Any = None  # the people Table, set by service.shell.people
-    critic_stage: Any = None
-    cluster_stage: Any = None
-    alert_entries: Any = None  # alert lifecycle rows, set by service.shell.alerting
-    scorer: SentimentScorer | None = None
-    classifier: FailureClassifier | None = None
-    ready: bool = False
-    optouts_loaded: asyncio.Event = field(default_factory=asyncio.Event)
-    clock: float = 0.0  # newest event time applied here: "now" for reads, replay-stable
-    optouts: OptOutRegistry = field(default_factory=OptOutRegistry)
-
-    # partition of the people stage -> (newest post time handled, monotonic time it was seen)
-    post_clocks: dict[int, tuple[float, float]] = field(default_factory=dict)
-
-    async def send(self, topic: str, key: bytes | None, value: bytes | None) -> None:
-        """Hand one raw record for `topic` (a catalog short name) to the producer.
-
-        Faust's `Topic.send` wraps each record in channel futures, the serializer registry
-        and sensors; when the pipeline wrote 10+ records per event, that was a large share
-        of the worker's CPU. Keys and values are bytes already, so the record goes straight
-        to the producer. Delivery is unchanged: the record is in the producer's batch when this
-        returns, and the producer is flushed before offsets are committed.
-        """
-        await self.app.producer.send(self.settings.topic(topic), key, value, None, None, None)
-
-    async def send_to_partition(
-        self, topic_name: str, key: bytes, value: bytes | None, partition: int
-    ) -> None:
-        """`send` for a full topic name and a set partition (a table's changelog)."""
-        await self.app.producer.send(topic_name, key, value, partition, None, None)
-
-    def rows(self, table: Any) -> WriteBehind[Any]:
-        """A write-behind view of `table` for one envelope (service.shell.write_behind)."""
-        return WriteBehind(table, self.send_to_partition)
-
-    async def send_items(self, topic: str, items: list[tuple[bytes, bytes]]) -> None:
-        """Send (key, value) items for an internal topic as envelopes, one record per
-        destination partition (`service.core.envelope`)."""
-        for key, value in pack(items, self.settings.partitions):
-            await self.send(topic, key, value)
-
-    def table(self, name: str) -> Any:
-        """A bytes-keyed table partitioned like the topics, its changelog compacted with the
-        configs that bound how long an erased person's records stay (`changelog_configs`)."""
-        return self.app.Table(
-            name,
-            key_type=bytes,
-            partitions=self.settings.partitions,
-            extra_topic_configs=changelog_configs(self.settings),
-        )
-
-    def advance_clock(self, event_time: float) -> None:
-        if event_time > self.clock:
-            self.clock = event_time
-
-    def note_post(self, partition: int, event_time: float) -> None:
-        newest = max(event_time, self.post_clocks.get(partition, (event_time, 0.0))[0])
-        self.post_clocks[partition] = (newest, time.monotonic())
-
-    def low_watermark(self, idle_s: float = 30.0) -> float | None:
-        """Event time every local people partition has handled posts up to.
-
-        Complaints with earlier times have all been sent, so a tick carrying this time is
-        behind them in each brand's partition. Partitions silent for `idle_s` do not hold
-        it back (their next post will be newer anyway).
-        """
-        if not self.post_clocks:
-            return None
-        now = time.monotonic()
-        active = [t for t, seen in self.post_clocks.values() if now - seen <= idle_s]
-        return min(active) if active else max(t for t, _ in self.post_clocks.values())
-
-
-def tie_params(settings: Settings) -> TieParams:
-    return TieParams(
-        half_life_s=settings.half_life_days * 86400.0,
-        weight_mention=settings.weight_mention,
-        weight_reply=settings.weight_reply,
-        dedup_horizon_s=settings.dedup_horizon_days * 86400.0,
-        strong_tie_threshold=settings.strong_tie_threshold,
-    )
 
 
 def build_app(settings: Settings) -> faust.App:
@@ -172,34 +82,17 @@ def build_app(settings: Settings) -> faust.App:
         )
     app.pipeline = pipeline  # type: ignore[attr-defined]
 
-    # Imported here so that registering stages is explicit and ordered.
-    from service.shell import (
-        alerting,
-        api,
-        bursts,
-        clusters,
-        critics,
-        dashboard,
-        dyads,
-        ingest,
-        lag,
-        loop_lag,
-        optouts,
-        people,
-        web,
-    )
-
-    optouts.register(pipeline)
+    # In pipeline order: consent first, so opt-outs are loaded before any stage reads.
+    consent.register(pipeline)
     ingest.register(pipeline)
     dyads.register(pipeline)
-    pipeline.critic_stage = critics.CriticStage(pipeline)  # the people stage runs it
-    people.register(pipeline)
-    bursts.register(pipeline)
-    clusters.register(pipeline)
-    alerting.register(pipeline)
+    people.register(pipeline)  # runs the critic step (service.shell.stages.critics)
+    moments_of_truth.register(pipeline)
+    cluster_owner.register(pipeline)
+    alert_publisher.register(pipeline)
     loop_lag.register(pipeline)
     lag.register(pipeline)
-    web.register(pipeline)
+    endpoints.register(pipeline)
     api.register(pipeline)
     dashboard.register(pipeline)
 

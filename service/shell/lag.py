@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from service.broker.admin import consumer_lag
 
 if TYPE_CHECKING:
-    from service.shell.app import Pipeline
+    from service.shell.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 

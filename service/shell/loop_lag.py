@@ -8,7 +8,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from service.shell.app import Pipeline
+    from service.shell.pipeline import Pipeline
 
 INTERVAL_S = 0.5
 WINDOW = 10  # report the worst of the last 10 samples (5 s)

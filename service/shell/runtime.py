@@ -113,7 +113,7 @@ def run_worker(settings: Settings) -> int:
     """Run a Faust worker until SIGINT/SIGTERM; returns its exit code."""
     from service.gc_policy import apply_gc_policy
     from service.shell.app import build_app
-    from service.shell.bounded_stop import BoundedStopWorker
+    from service.shell.patches.bounded_stop import BoundedStopWorker
 
     app = build_app(settings)
     apply_gc_policy(settings.gc_young_threshold)

@@ -24,7 +24,7 @@ from service.broker.child import BrokerProcess
 from service.broker.local_kafka import LocalKafka
 from service.broker.probe import find_free_port
 from service.config import Settings
-from service.shell.app import tie_params
+from service.shell.pipeline import tie_params
 from service.shell.process import WorkerProcess
 from service.shell.runtime import prepare_broker
 from tests.integration.harness import as_records, clean_run, produce, settings_on, wait_until

@@ -14,9 +14,9 @@ prove the fence; it proves the end result. The assertions are exact and not loos
 
 This test used to fail in about two of three loaded runs (a dyad back at seq 3 where a clean
 run has 6; people missing a tie), from two defects below closeknit: Faust's producer-buffer
-flush let an offset commit overtake a changelog record (service.shell.delivery), and after
+flush let an offset commit overtake a changelog record (service.shell.patches.delivery), and after
 restoring changelogs Faust's second flow-control resume emptied the stream queues the
-consumer had already moved past (service.shell.flow). `tests/shell/test_delivery.py` and
+consumer had already moved past (service.shell.patches.flow). `tests/shell/test_delivery.py` and
 `tests/shell/test_flow.py` pin each mechanism on its own.
 """
 
@@ -31,7 +31,7 @@ import pytest
 from service.config import Settings
 from service.core import ties
 from service.core.influence import PersonState, apply_snapshot
-from service.shell.app import tie_params
+from service.shell.pipeline import tie_params
 from service.shell.process import WorkerProcess
 from service.shell.runtime import prepare_broker
 from tests.integration.harness import (

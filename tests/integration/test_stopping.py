@@ -15,7 +15,7 @@ import pytest
 from service.broker.child import BrokerProcess
 from service.broker.probe import broker_answers, find_free_port, port_is_free
 from service.broker.tansu import TansuBroker
-from service.shell.bounded_stop import EXIT_STATUS_FORCED, STOP_GRACE_S
+from service.shell.patches.bounded_stop import EXIT_STATUS_FORCED, STOP_GRACE_S
 from service.shell.process import WorkerProcess
 from service.shell.runtime import prepare_broker
 from tests.integration.harness import (

@@ -37,7 +37,8 @@ from service.core.interaction import Interaction
 from service.core.routing import dyad_key
 from service.core.schemas import compiled
 from service.core.validation import OptOut
-from service.shell.app import Pipeline, build_app
+from service.shell.app import build_app
+from service.shell.pipeline import Pipeline
 
 NOW = time.time()
 T0 = NOW - 3600.0

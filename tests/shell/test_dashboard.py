@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from service.shell.dashboard import STATIC_DIR, alert_rows, static_file
+from service.shell.web.dashboard import STATIC_DIR, alert_rows, static_file
 
 
 @pytest.mark.parametrize("name", ["dashboard.html", "dashboard.js", "dashboard.css"])

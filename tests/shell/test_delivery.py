@@ -15,7 +15,7 @@ from faust.transport.producer import ProducerBuffer
 
 from service.config import load_settings
 from service.shell.app import build_app
-from service.shell.delivery import DrainingProducerBuffer
+from service.shell.patches.delivery import DrainingProducerBuffer
 
 BUSY_S = 0.15  # longer than the 0.1 s Faust's flush waits for one record to leave
 ACK_S = 0.1

@@ -1,4 +1,4 @@
-"""Resuming the stream flow keeps what the streams already hold (service.shell.flow)."""
+"""Resuming the stream flow keeps what the streams already hold (service.shell.patches.flow)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from mode.utils.queues import FlowControlEvent, FlowControlQueue
 
 from service.config import load_settings
 from service.shell.app import build_app
-from service.shell.flow import KeepingFlowControl
+from service.shell.patches.flow import KeepingFlowControl
 
 
 def queued_after(flow: FlowControlEvent, *, revoke: bool) -> int:

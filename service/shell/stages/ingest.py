@@ -9,16 +9,16 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from service.core.routing import Routed, SourcePosition, route_input
-from service.shell.batches import batches
-from service.shell.parking import park_after_error, send_letter
+from service.shell.stages.batches import batches
+from service.shell.stages.parking import park_after_error, send_letter
 
 if TYPE_CHECKING:
     from faust.types import EventT, StreamT
     from faust.types.tuples import Message
 
     from service.core.interaction import Kind
-    from service.shell.app import Pipeline
     from service.shell.metrics import Metrics
+    from service.shell.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ async def ingest_batch(
 ) -> None:
     """Route a batch of input records; its interactions go on as envelopes.
 
-    The batch is acked once this returns (service.shell.batches)."""
+    The batch is acked once this returns (service.shell.stages.batches)."""
     metrics = pipeline.metrics
     pending: list[tuple[Message, Routed, float]] = []
     for event in events:

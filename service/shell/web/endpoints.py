@@ -11,7 +11,7 @@ import orjson
 from faust import web
 
 if TYPE_CHECKING:
-    from service.shell.app import Pipeline
+    from service.shell.pipeline import Pipeline
 
 Handler = Callable[..., Awaitable[web.Response]]
 

@@ -3,7 +3,7 @@ the loop every envelope-reading stage runs over a batch (`run_envelopes`).
 
 The batch's events are acked when the consumer of the iterator comes back for the next
 batch, so after everything it sent for them is in the producer's buffer; the buffer is
-drained before any offset is committed (service.shell.delivery).
+drained before any offset is committed (service.shell.patches.delivery).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Protocol, cast
 
 from service.core.envelope import Item, unpack
-from service.shell.parking import park_after_error, park_batch_after_error
+from service.shell.stages.parking import park_after_error, park_batch_after_error
 
 if TYPE_CHECKING:
     import faust
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from faust.types.tuples import Message
 
     from service.config import Settings
-    from service.shell.app import Pipeline
+    from service.shell.pipeline import Pipeline
 
 
 def batches(stream: StreamT, settings: Settings) -> AsyncIterator[Sequence[EventT]]:

@@ -17,12 +17,12 @@ import orjson
 
 from service.broker.reader import read_topic
 from service.core.validation import OptOut, Rejection
-from service.shell.parking import park
+from service.shell.stages.parking import park
 
 if TYPE_CHECKING:
     from faust.types import StreamT
 
-    from service.shell.app import Pipeline
+    from service.shell.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 

@@ -20,16 +20,16 @@ from service.core.interaction import Interaction
 from service.core.routing import split_dyad_key
 from service.core.signals import posts_for
 from service.core.validation import Rejection
-from service.shell.batches import batches, run_envelopes
 from service.shell.codecs import DYAD_CODEC, use_codec
-from service.shell.parking import park
-from service.shell.write_behind import WriteBehind
+from service.shell.stages.batches import batches, run_envelopes
+from service.shell.stages.parking import park
+from service.shell.stages.write_behind import WriteBehind
 
 if TYPE_CHECKING:
     from faust.types import StreamT
     from faust.types.tuples import Message
 
-    from service.shell.app import Pipeline
+    from service.shell.pipeline import Pipeline
 
 TOO_LATE = Rejection(
     code="too_late",

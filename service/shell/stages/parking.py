@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from faust.types import EventT
     from faust.types.tuples import Message
 
-    from service.shell.app import Pipeline
     from service.shell.metrics import Metrics
+    from service.shell.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 

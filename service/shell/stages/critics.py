@@ -3,7 +3,7 @@
 A person's own posts and the replies they draw arrive as `{"op": "post"}` items on
 person-ties, already deduplicated by the dyad stage; the detector's row is kept in the
 person's row (`PersonState.critic`). Alert signals go to the alerts agent;
-complaints go on to each brand's burst agent (service.shell.bursts).
+complaints go on to each brand's burst agent (service.shell.stages.moments_of_truth).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from service.core.signals import SignalParams, critic_step
-from service.shell.alerting import send_signal
+from service.shell.stages.alert_publisher import send_signal
 
 if TYPE_CHECKING:
     from service.core.influence import PersonState
-    from service.shell.app import Pipeline
+    from service.shell.pipeline import Pipeline
 
 
 class CriticStage:

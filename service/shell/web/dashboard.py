@@ -3,7 +3,7 @@
 The page itself is open (it holds no data); it polls `GET /api/overview` and
 `GET /api/alerts`, which sit behind the API token like every other `/api/*` route. The page
 reads the token from its URL fragment (`/#token=...`, never sent to the server) and sends it
-as `Authorization: Bearer`. Everything is served from `service/shell/static`: no CDN, no
+as `Authorization: Bearer`. Everything is served from `service/shell/web/static`: no CDN, no
 external URL, so it works offline.
 """
 
@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 from faust import web
 
 from service.core.influence import rank_people
-from service.shell.web import json_response, stats, token_required
+from service.shell.web.endpoints import json_response, stats, token_required
 
 if TYPE_CHECKING:
-    from service.shell.app import Pipeline
+    from service.shell.pipeline import Pipeline
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 CONTENT_TYPES = {

@@ -17,12 +17,12 @@ import orjson
 from service.core import alerts
 from service.core.schemas import JsonSchemaValueException, compiled
 from service.core.validation import Rejection, rejection_from_schema_error
-from service.shell.parking import park, park_after_error
+from service.shell.stages.parking import park, park_after_error
 
 if TYPE_CHECKING:
     from faust.types import StreamT
 
-    from service.shell.app import Pipeline
+    from service.shell.pipeline import Pipeline
 
 
 def signal_to_dict(signal: alerts.AlertSignal) -> dict[str, Any]:

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING
 import orjson
 
 from service.core.signals import SignalParams, burst_step
-from service.shell.alerting import send_signal
-from service.shell.parking import park_after_error
+from service.shell.stages.alert_publisher import send_signal
+from service.shell.stages.parking import park_after_error
 
 if TYPE_CHECKING:
     from faust.types import StreamT
 
-    from service.shell.app import Pipeline
+    from service.shell.pipeline import Pipeline
 
 TICK_INTERVAL_S = 2.0
 

@@ -1,7 +1,7 @@
 """People agent: dyad snapshots (keyed by person) in; the people table out.
 
 Records are envelopes (service.core.envelope), taken a batch at a time; each changed
-person row is written once per batch. The critic detector (service.shell.critics) keeps its
+person row is written once per batch. The critic detector (service.shell.stages.critics) keeps its
 row inside the person's, so a post and the snapshots around it cost one write. A person's
 row holds the newest snapshot of each of their ties, so influence, strong ties and top
 ties are read from it. Control items: `{"op": "erase"}` (the person opted out: erase every
@@ -18,15 +18,16 @@ import orjson
 from service.core.envelope import Item
 from service.core.influence import PersonState, apply_snapshot, remove_partner
 from service.core.routing import dyad_key
-from service.shell.batches import batches, run_envelopes
 from service.shell.codecs import PERSON_CODEC, use_codec
-from service.shell.write_behind import WriteBehind
+from service.shell.stages.batches import batches, run_envelopes
+from service.shell.stages.critics import CriticStage
+from service.shell.stages.write_behind import WriteBehind
 
 if TYPE_CHECKING:
     from faust.types import StreamT
     from faust.types.tuples import Message
 
-    from service.shell.app import Pipeline
+    from service.shell.pipeline import Pipeline
 
 
 def register(pipeline: Pipeline) -> None:
@@ -36,7 +37,7 @@ def register(pipeline: Pipeline) -> None:
     table = pipeline.table("people")
     use_codec(table, PERSON_CODEC)
     pipeline.people = table
-    critics = pipeline.critic_stage
+    critics = CriticStage(pipeline)
 
     class Batch:
         """One batch's work: each changed person row written once."""

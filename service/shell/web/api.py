@@ -17,10 +17,11 @@ from faust.exceptions import SameNode
 from service.core import ties
 from service.core.influence import PersonState, rank_people
 from service.core.routing import dyad_key, split_dyad_key
-from service.shell.web import json_response, token_required
+from service.shell.pipeline import registered
+from service.shell.web.endpoints import json_response, token_required
 
 if TYPE_CHECKING:
-    from service.shell.app import Pipeline
+    from service.shell.pipeline import Pipeline
 
 MAX_LIMIT = 100
 
@@ -91,7 +92,9 @@ def register(pipeline: Pipeline) -> None:
             return json_response(view, {"error": str(exc)}, status=400)
         topic = request.query.get("topic") or None
         states = {
-            key.decode(): state for key, state in pipeline.people.items() if visible(key.decode())
+            key.decode(): state
+            for key, state in registered(pipeline.people, "the people table").items()
+            if visible(key.decode())
         }
         ranked = rank_people(states, at, topic, limit, pipeline.tie_params)
         return json_response(
@@ -115,10 +118,12 @@ def register(pipeline: Pipeline) -> None:
             return json_response(view, {"error": str(exc)}, status=400)
         person_id = nfc(person_id)
         key = person_id.encode()
-        elsewhere = await routed(pipeline.people, key, view, request)
+        elsewhere = await routed(
+            registered(pipeline.people, "the people table"), key, view, request
+        )
         if elsewhere is not None:
             return elsewhere
-        state = pipeline.people.get(key)
+        state = registered(pipeline.people, "the people table").get(key)
         if state is None or not visible(person_id):
             return not_found(view, f"person {person_id!r}")
         return json_response(view, person_view(pipeline, person_id, state, at))
@@ -126,7 +131,7 @@ def register(pipeline: Pipeline) -> None:
     @app.page("/api/clusters")
     @guard
     async def cluster_list(view: web.View, request: web.Request) -> web.Response:
-        stage = pipeline.cluster_stage
+        stage = registered(pipeline.cluster_stage, "the cluster owner")
         if not stage.owns_graph():
             return json_response(view, {"error": OTHER_WORKER}, status=503)
         return json_response(view, {"clusters": stage.summaries()})
@@ -134,7 +139,7 @@ def register(pipeline: Pipeline) -> None:
     @app.page("/api/clusters/{cluster_id}")
     @guard
     async def cluster(view: web.View, request: web.Request, cluster_id: str) -> web.Response:
-        stage = pipeline.cluster_stage
+        stage = registered(pipeline.cluster_stage, "the cluster owner")
         if not stage.owns_graph():
             return json_response(view, {"error": OTHER_WORKER}, status=503)
         detail = stage.detail(cluster_id)
@@ -151,10 +156,10 @@ def register(pipeline: Pipeline) -> None:
             return json_response(view, {"error": str(exc)}, status=400)
         a, b = nfc(a), nfc(b)
         key = dyad_key(a, b).encode()
-        elsewhere = await routed(pipeline.dyads, key, view, request)
+        elsewhere = await routed(registered(pipeline.dyads, "the dyads table"), key, view, request)
         if elsewhere is not None:
             return elsewhere
-        state = pipeline.dyads.get(key)
+        state = registered(pipeline.dyads, "the dyads table").get(key)
         if state is None or not visible(a, b):
             return not_found(view, f"dyad ({a!r}, {b!r})")
         pair = split_dyad_key(key.decode())

@@ -27,12 +27,13 @@ from service.core.clusters import ClusterTracker
 from service.core.communities import IncrementalCommunities, refine_partition
 from service.core.graph import StrongTieGraph
 from service.core.routing import split_dyad_key
-from service.shell.alerting import send_signal
+from service.shell.pipeline import registered
+from service.shell.stages.alert_publisher import send_signal
 
 if TYPE_CHECKING:
     from faust.types import StreamT
 
-    from service.shell.app import Pipeline
+    from service.shell.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ class ClusterStage:
 
     def _influence(self, communities: dict[int, frozenset[str]], now: float) -> dict[str, float]:
         """Influence of the members this worker holds (all of them on a single worker)."""
-        people = self.pipeline.people
+        people = registered(self.pipeline.people, "the people table")
         params = self.pipeline.tie_params
         out: dict[str, float] = {}
         for members in communities.values():

@@ -1,0 +1,1 @@
+"""Fixes to Faust and mode, each closing a measured defect (its module says which)."""

@@ -1,0 +1,1 @@
+"""The worker's web views: health and metrics, the JSON API and the dashboard."""
