@@ -68,6 +68,7 @@ async def consume_rate(bootstrap: str, topics: Sequence[str], expected: int) -> 
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         count = 0
+        cpu_before = time.process_time()
         start = last = time.perf_counter()
         while count < expected:
             batch = await consumer.getmany(timeout_ms=1000, max_records=MAX_RECORDS)
@@ -79,9 +80,15 @@ async def consume_rate(bootstrap: str, topics: Sequence[str], expected: int) -> 
             elif now - last > STALL_S:
                 raise BenchError(f"ceiling: read {count} of {expected} records, then nothing")
         seconds = last - start
+        cpu_s = time.process_time() - cpu_before
     finally:
         await consumer.stop()
-    return {"events": count, "seconds": seconds, "events_per_s": count / seconds}
+    return {
+        "events": count,
+        "seconds": seconds,
+        "events_per_s": count / seconds,
+        "cpu_us_per_event": 1e6 * cpu_s / count if count else None,
+    }
 
 
 async def hop_latency(

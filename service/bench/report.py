@@ -21,9 +21,12 @@ from rich.table import Table
 
 SCHEMA = "closeknit-bench/1"
 # Table order: the issue's numbering, each figure's companions under it.
+# Latencies at other offered loads ("latency_p99@10000") follow the first load's.
 ORDER = (
-    "ceiling", "hop_p50", "hop_p99", "e2e", "e2e_all", "scale_out", "scale_out_all", "core",
-    "core_relationships",
+    "ceiling", "ceiling_cpu_per_event", "hop_p50", "hop_p99",
+    "e2e_all", "e2e", "cpu_per_event", "records_per_event",
+    "scale_out_all", "scale_out", "scale_out_cpu_per_event", "scale_out_ratio",
+    "core", "core_relationships",
     "latency_p50", "latency_p99", "bytes_per_dyad", "rss_per_dyad", "rss", "communities",
 )  # fmt: skip
 Direction = Literal["at least", "at most"]
@@ -34,11 +37,12 @@ def broker_prefix(kind: str) -> str:
     return "" if kind == "tansu" else f"{kind}_"
 
 
-def _rank(key: str) -> tuple[int, int]:
+def _rank(key: str) -> tuple[bool, int, float]:
     """Table order: Tansu's figures by ORDER, then each other broker's in the same order."""
     rank = {name: n for n, name in enumerate(ORDER)}
     base = key.split("_", 1)[1] if key.startswith("kafka_") else key
-    return (key != base, rank.get(base, len(ORDER)))
+    name, _, load = base.partition("@")
+    return (key != base, rank.get(name, len(ORDER)), float(load or 0))
 
 
 @dataclass

@@ -23,18 +23,19 @@ from service.broker.quirks import BROKER_KINDS, BrokerKind
 
 DEFAULT_OUT = Path("bench-results")
 SHORT_RUN_S = 3.0
+STEADY_STATE_S = 20.0  # shorter runs are dominated by group joins and commit intervals
 SKIPPABLE = ("ceiling", "e2e", "scale-out", "latency", "core", "memory", "communities")
 
 
 @dataclass
 class BenchConfig:
     runs: int = 3
-    events: int = 5_000  # end-to-end workload, per run
-    max_seconds: float = 45.0  # cap on one timed end-to-end run
+    events: int = 30_000  # end-to-end workload, per run: 20 s or more at today's rates
+    max_seconds: float = 120.0  # cap on one timed end-to-end run
     ceiling_events: int = 150_000
     core_events: int = 15_000
     memory_events: int | None = None  # None: the whole Higgs file
-    latency_rate: float = 2000.0
+    latency_rates: tuple[float, ...] = (2000.0, 10000.0)  # the first also paces the raw hop
     latency_seconds: float = 20.0
     latency_critics: int = 60
     latency_drain_s: float = 5.0
@@ -58,7 +59,7 @@ class BenchConfig:
             ceiling_events=20_000,
             core_events=2_000,
             memory_events=2_000,
-            latency_rate=500.0,
+            latency_rates=(500.0,),
             latency_seconds=4.0,
             latency_critics=10,
             latency_drain_s=8.0,
@@ -79,13 +80,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("--runs", type=int, help="runs per figure (default 3; --quick: 1)")
-    parser.add_argument("--events", type=int, help="events per end-to-end run (default 5000)")
+    parser.add_argument("--events", type=int, help="events per end-to-end run (default 30000)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the harness")
     parser.add_argument(
-        "--max-seconds", type=float, help="cap on one timed end-to-end run (default 45)"
+        "--max-seconds", type=float, help="cap on one timed end-to-end run (default 120)"
     )
     parser.add_argument(
-        "--latency-rate", type=float, help="offered events/s of the latency runs (default 2000)"
+        "--latency-rate",
+        type=float,
+        action="append",
+        help="offered events/s of a latency run; repeat for several (default 2000 and 10000)",
     )
     parser.add_argument(
         "--latency-seconds", type=float, help="length of the offered window (default 20)"
@@ -128,8 +132,8 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         config.events = max(1, args.events)
     if args.max_seconds is not None:
         config.max_seconds = args.max_seconds
-    if args.latency_rate is not None:
-        config.latency_rate = args.latency_rate
+    if args.latency_rate:
+        config.latency_rates = tuple(args.latency_rate)
     if args.latency_seconds is not None:
         config.latency_seconds = max(4.0, args.latency_seconds)
     config.skip = tuple(args.skip)
@@ -272,14 +276,14 @@ class _Steps:
             ]
         return steps
 
-    def add(self, figure: Any) -> None:
+    def add(self, figure: Any) -> Any:
         """Add a figure under this broker's prefix, its ratio against this broker's base."""
         if self.prefix:
             figure.key = self.prefix + figure.key
             figure.label = f"{self.broker.name}: {figure.label.strip()}"
             if figure.ratio_to is not None:
                 figure.ratio_to = self.prefix + figure.ratio_to
-        self.report.add(figure)
+        return self.report.add(figure)
 
     def say(self, text: str) -> None:
         self.console.print(f"[{self.broker.kind}] {text}", highlight=False, markup=False)
@@ -310,14 +314,14 @@ class _Steps:
                 hop_latency(
                     self.broker.bootstrap,
                     f"bench-hop-{n}",
-                    rate=c.latency_rate,
+                    rate=c.latency_rates[0],
                     seconds=c.hop_seconds,
                 )
             )
             hops.append(hop)
             self.say(
                 f"ceiling run {n + 1}/{c.runs}: {result['events_per_s']:,.0f} events/s; one hop "
-                f"at {c.latency_rate:,.0f}/s: p50 {_ms(hop['p50_s'], 1)}, "
+                f"at {c.latency_rates[0]:,.0f}/s: p50 {_ms(hop['p50_s'], 1)}, "
                 f"p99 {_ms(hop['p99_s'], 1)}"
             )
         self.report.details[f"{self.prefix}producer_prefill"] = filled
@@ -330,6 +334,15 @@ class _Steps:
                 ratio_to="ceiling",
                 runs=runs,
                 note="getmany(max_records=10000) over the pre-filled input topics",
+            )
+        )
+        self.add(
+            Figure(
+                "ceiling_cpu_per_event",
+                "  raw consumer CPU per event",
+                "us",
+                [r["cpu_us_per_event"] for r in runs if r["cpu_us_per_event"] is not None],
+                note="CPU time of the consuming process over the read, per record",
             )
         )
         self.add(
@@ -394,60 +407,108 @@ class _Steps:
             )
         elif min(r["seconds"] for r in runs) < SHORT_RUN_S:
             note += f"; runs under {SHORT_RUN_S:.0f} s time poorly: use more --events"
-        if workers == 1:
+        spans = [r["all_stages_seconds"] for r in runs if "all_stages_seconds" in r]
+        committed_note = (
+            "until the group had committed every record of every stage (people, critics, "
+            "bursts, alerts); offsets are committed every few seconds, so a lower bound"
+        )
+        if spans and min(spans) < STEADY_STATE_S:
+            committed_note += (
+                f"; a run took {min(spans):.0f} s, under {STEADY_STATE_S:.0f} s of steady "
+                "state: use more --events"
+            )
+        one = workers == 1
+        committed = self.add(
+            Figure(
+                "e2e_all" if one else "scale_out_all",
+                "2 end to end, 1 worker, every stage committed"
+                if one
+                else f"  {workers} workers, every stage committed",
+                "events/s",
+                values_of(runs, "all_stages_events_per_s"),
+                target=10_000 if one else None,
+                ratio_to="ceiling",
+                lower_bound=True,
+                runs=runs,
+                note=committed_note
+                + ("" if one else f"; {workers} workers in one group, {c.partitions} partitions"),
+            )
+        )
+        self.add(
+            Figure(
+                "e2e" if one else "scale_out",
+                f"  {workers} worker{'' if one else 's'}, until the dyad stage saw every event",
+                "events/s",
+                values_of(runs, "events_per_s"),
+                ratio_to="ceiling",
+                note=note,
+            )
+        )
+        # What a worker's core spends per event, over the span the dyad stage was timed.
+        cpu_us = [
+            1e6 * sum(x for x in r["cpu_share"]["workers"] if x is not None) / r["events_per_s"]
+            for r in runs
+            if r["events_per_s"] > 0
+        ]
+        self.add(
+            Figure(
+                "cpu_per_event" if one else "scale_out_cpu_per_event",
+                f"  worker CPU per event, {workers} worker{'' if one else 's'}",
+                "us",
+                cpu_us,
+                ratio_to="ceiling_cpu_per_event",
+                direction="at most",
+                note="CPU seconds of the workers over the dyad-timed span, per event; the "
+                "ratio is to the raw consumer's CPU per event",
+            )
+        )
+        if one:
+            amplification = [
+                r["records_per_event"]["total"] for r in runs if "records_per_event" in r
+            ]
             self.add(
                 Figure(
-                    "e2e",
-                    "2 end to end, 1 worker",
-                    "events/s",
-                    values_of(runs, "events_per_s"),
-                    target=20_000,
-                    ratio_to="ceiling",
-                    runs=runs,
-                    note=note,
+                    "records_per_event",
+                    "  records written per event",
+                    "records",
+                    amplification,
+                    target=4.0,
+                    direction="at most",
+                    note="what every topic and changelog held after the drain, per input event",
                 )
             )
         else:
-            self.add(
-                Figure(
-                    "scale_out",
-                    f"  end to end, {workers} workers",
-                    "events/s",
-                    values_of(runs, "events_per_s"),
-                    ratio_to="ceiling",
-                    runs=runs,
-                    note=f"{workers} workers in one group, {c.partitions} partitions; " + note,
+            single = self.report.figures.get(self.prefix + "e2e_all")
+            if single is not None and single.median and committed.median:
+                self.add(
+                    Figure(
+                        "scale_out_ratio",
+                        f"  {workers} workers / 1 worker, every stage committed",
+                        "x",
+                        [committed.median / single.median],
+                        note="CPU shares per run are in the report's runs",
+                    )
                 )
-            )
-        key = "e2e_all" if workers == 1 else "scale_out_all"
-        self.add(
-            Figure(
-                key,
-                f"  {workers} worker{'s' if workers > 1 else ''}, all stages committed",
-                "events/s",
-                values_of(runs, "all_stages_events_per_s"),
-                ratio_to="ceiling",
-                lower_bound=True,
-                note="until the group had committed every record of every stage (people, "
-                "critics, bursts...); offsets are committed every few seconds, so a lower bound",
-            )
-        )
 
     def scale_out(self) -> None:
         self.e2e(workers=self.config.scale_out_workers)
 
     def latency(self) -> None:
+        for n, rate in enumerate(self.config.latency_rates):
+            self.latency_at(rate, suffix="" if n == 0 else f"@{rate:.0f}")
+
+    def latency_at(self, rate: float, suffix: str) -> None:
         from service.bench.latency import build_scenario, measure_latency
         from service.bench.report import Figure, values_of
 
         c = self.config
-        scenario = build_scenario(c.latency_critics, c.latency_rate, c.latency_seconds)
+        scenario = build_scenario(c.latency_critics, rate, c.latency_seconds)
         runs = []
         for n in range(c.runs):
             result = measure_latency(
                 self.broker,
                 scenario,
-                tag=f"{self.prefix}latency-{n}",
+                tag=f"{self.prefix}latency{rate:.0f}-{n}",
                 work_dir=self.work_dir,
                 partitions=c.partitions,
                 drain_s=c.latency_drain_s,
@@ -455,13 +516,13 @@ class _Steps:
             )
             runs.append(result)
             self.say(
-                f"latency run {n + 1}/{c.runs}: {result['alerts']} of "
+                f"latency at {rate:,.0f}/s, run {n + 1}/{c.runs}: {result['alerts']} of "
                 f"{result['expected_alerts']} alerts, "
                 f"p50 {_ms(result['p50_s'])}, p99 {_ms(result['p99_s'])}"
                 f"{' (lower bound)' if result['p99_lower_bound'] else ''}; backlog at the end "
                 f"of the window {result['backlog_at_window_end']}"
             )
-        offered = f"{c.latency_rate:,.0f} events/s offered for {c.latency_seconds:.0f} s"
+        offered = f"{rate:,.0f} events/s offered for {c.latency_seconds:.0f} s"
         censored = sum(r["censored"] for r in runs)
         note = f"{offered}; alert record timestamp - send time of the event that raised it"
         if censored:
@@ -470,8 +531,8 @@ class _Steps:
             )
         self.add(
             Figure(
-                "latency_p50",
-                "4 event to alert p50",
+                "latency_p50" + suffix,
+                f"4 event to alert p50 at {rate:,.0f}/s",
                 "s",
                 values_of(runs, "p50_s"),
                 ratio_to="hop_p50",
@@ -481,11 +542,11 @@ class _Steps:
         )
         self.add(
             Figure(
-                "latency_p99",
-                "4 event to alert p99",
+                "latency_p99" + suffix,
+                f"  event to alert p99 at {rate:,.0f}/s",
                 "s",
                 values_of(runs, "p99_s"),
-                target=0.25,
+                target=0.25 if not suffix else None,
                 direction="at most",
                 ratio_to="hop_p99",
                 note=note,

@@ -20,12 +20,17 @@ from service.cli.bench_cmd import BenchConfig, run_bench
 
 FIGURES = (
     "ceiling",
+    "ceiling_cpu_per_event",
     "hop_p50",
     "hop_p99",
-    "e2e",
     "e2e_all",
-    "scale_out",
+    "e2e",
+    "cpu_per_event",
+    "records_per_event",
     "scale_out_all",
+    "scale_out",
+    "scale_out_cpu_per_event",
+    "scale_out_ratio",
     "core",
     "core_relationships",
     "latency_p50",
@@ -59,7 +64,7 @@ def test_quick_bench_reports_every_figure(tmp_path: Path, request: pytest.Fixtur
         ceiling_events=5_000,
         core_events=1_000,
         memory_events=1_000,
-        latency_rate=300.0,
+        latency_rates=(300.0,),
         latency_seconds=4.0,
         latency_critics=6,
         latency_drain_s=5.0,
@@ -87,13 +92,13 @@ def test_quick_bench_reports_every_figure(tmp_path: Path, request: pytest.Fixtur
         assert figure["median"] > 0 and figure["min"] <= figure["median"] <= figure["max"], key
         if figure["ratio_to"] is not None:
             assert figure["ratio"] > 0, key
-    e2e = figures["e2e"]["runs"][0]
+    e2e = figures["e2e_all"]["runs"][0]
     assert e2e["completed"] and e2e["interactions_seen"] == 800
     assert e2e["records_per_event"]["total"] > 1  # every stage wrote something per event
     latency = figures["latency_p99"]["runs"] or figures["latency_p50"]["runs"]
     assert latency[0]["expected_alerts"] == 6
     assert latency[0]["alerts"] + latency[0]["censored"] == 6
-    kafka_e2e = figures["kafka_e2e"]
+    kafka_e2e = figures["kafka_e2e_all"]
     assert kafka_e2e["ratio_to"] == "kafka_ceiling"  # each broker against its own ceiling
     assert kafka_e2e["runs"][0]["interactions_seen"] == 800
     table = output.getvalue()
