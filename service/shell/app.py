@@ -14,6 +14,7 @@ from service.kafka_security import KafkaSecurity
 from service.shell import lag, loop_lag
 from service.shell.metrics import Metrics
 from service.shell.patches.delivery import use_draining_buffer
+from service.shell.patches.drain import use_direct_delivery
 from service.shell.patches.fetch_wait import use_fetch_max_wait
 from service.shell.patches.flow import App
 from service.shell.pipeline import Pipeline, tie_params
@@ -59,6 +60,7 @@ def build_app(settings: Settings) -> faust.App:
         table_standby_replicas=0,
     )
     use_fetch_max_wait(app, settings.effective_fetch_max_wait_ms())
+    use_direct_delivery(app)  # after use_fetch_max_wait: it subclasses that consumer
     use_draining_buffer(app)
     pipeline = Pipeline(
         settings=settings,
