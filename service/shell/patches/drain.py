@@ -88,13 +88,11 @@ async def drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover
                     if r_offset is None or offset >= r_offset:
                         gap = offset - (r_offset or 0)
                         # We have a gap in income messages
-                        if gap > 1 and r_offset:
-                            if acks_enabled_for(message.topic):
-                                await self._add_gap(tp, r_offset + 1, offset)
-                        if commit_every is not None:
-                            if self._n_acked >= commit_every:
-                                self._n_acked = 0
-                                await self.commit()
+                        if gap > 1 and r_offset and acks_enabled_for(message.topic):
+                            await self._add_gap(tp, r_offset + 1, offset)
+                        if commit_every is not None and self._n_acked >= commit_every:
+                            self._n_acked = 0
+                            await self.commit()
                         await deliver(self, callback, message)
                         set_read_offset(tp, offset)
                     else:
