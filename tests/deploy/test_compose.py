@@ -378,7 +378,9 @@ def test_the_worker_health_check_asks_its_own_web_port_for_health() -> None:
     (command,) = [part for part in services()["worker"]["healthcheck"]["test"] if "/health" in part]
 
     assert "CLOSEKNIT_WEB_PORT" in command and "'6066'" in command
-    assert '@app.page("/health")' in (REPO / "service" / "shell" / "web.py").read_text()
+    assert (
+        '@app.page("/health")' in (REPO / "service" / "shell" / "web" / "endpoints.py").read_text()
+    )
 
 
 def kafka_listeners() -> dict[str, tuple[str, int]]:
@@ -516,7 +518,9 @@ def test_prometheus_finds_every_worker_replica_by_dns() -> None:
     assert dns["names"] == ["worker"] and "worker" in services()
     assert str(dns["port"]) == environment("worker")["CLOSEKNIT_WEB_PORT"]
     assert job.get("metrics_path", "/metrics") == "/metrics"
-    assert '@app.page("/metrics")' in (REPO / "service" / "shell" / "web.py").read_text()
+    assert (
+        '@app.page("/metrics")' in (REPO / "service" / "shell" / "web" / "endpoints.py").read_text()
+    )
 
 
 def test_every_rule_file_exists_and_every_rule_explains_itself() -> None:
