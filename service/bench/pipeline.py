@@ -46,7 +46,7 @@ from service.shell.topics import topic_specs
 
 POLL_S = 0.1
 START_TIMEOUT_S = 120.0
-DRAIN_TIMEOUT_S = 30.0
+DRAIN_TIMEOUT_S = 120.0  # every stage committed can trail the dyad stage by a minute on Kafka
 DOWNSTREAM_TOPICS = ("interactions", "person-ties", "complaints", "alert-signals")
 PROFILE_RATE_HZ = 100
 STOP_GRACE_S = 5.0
