@@ -22,6 +22,7 @@ from service.core.optout import OptOutRegistry
 from service.core.sentiment import SentimentScorer
 from service.core.ties import DEFAULT_TIE_PARAMS, TieParams
 from service.core.validation import EventValidator
+from service.shell.codecs import use_codec
 from service.shell.metrics import Metrics
 from service.shell.stages.write_behind import WriteBehind
 from service.shell.topics import changelog_configs
@@ -99,15 +100,19 @@ class Pipeline:
         for key, value in pack(items, self.settings.partitions):
             await self.send(topic, key, value)
 
-    def table(self, name: str) -> Table:
+    def table(self, name: str, codec: str | None = None) -> Table:
         """A bytes-keyed table partitioned like the topics, its changelog compacted with the
-        configs that bound how long an erased person's records stay (`changelog_configs`)."""
-        return self.app.Table(
+        configs that bound how long an erased person's records stay (`changelog_configs`);
+        with `codec`, its values are written and restored with that codec (`use_codec`)."""
+        table = self.app.Table(
             name,
             key_type=bytes,
             partitions=self.settings.partitions,
             extra_topic_configs=changelog_configs(self.settings),
         )
+        if codec is not None:
+            use_codec(table, codec)
+        return table
 
     def advance_clock(self, event_time: float) -> None:
         if event_time > self.clock:

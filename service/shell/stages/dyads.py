@@ -20,7 +20,7 @@ from service.core.interaction import Interaction
 from service.core.routing import split_dyad_key
 from service.core.signals import posts_for
 from service.core.validation import Rejection
-from service.shell.codecs import DYAD_CODEC, use_codec
+from service.shell.codecs import DYAD_CODEC
 from service.shell.stages.batches import batches, run_envelopes
 from service.shell.stages.parking import park
 from service.shell.stages.write_behind import WriteBehind
@@ -43,8 +43,7 @@ def register(pipeline: Pipeline) -> None:
     app = pipeline.app
     metrics = pipeline.metrics
     params = pipeline.tie_params
-    table = pipeline.table("dyads")
-    use_codec(table, DYAD_CODEC)
+    table = pipeline.table("dyads", DYAD_CODEC)
     pipeline.dyads = table
     send = pipeline.send
 

@@ -18,7 +18,7 @@ import orjson
 from service.core.envelope import Item
 from service.core.influence import PersonState, apply_snapshot, remove_partner
 from service.core.routing import dyad_key
-from service.shell.codecs import PERSON_CODEC, use_codec
+from service.shell.codecs import PERSON_CODEC
 from service.shell.stages.batches import batches, run_envelopes
 from service.shell.stages.critics import CriticStage
 from service.shell.stages.write_behind import WriteBehind
@@ -34,8 +34,7 @@ def register(pipeline: Pipeline) -> None:
     app = pipeline.app
     metrics = pipeline.metrics
     optouts = pipeline.optouts
-    table = pipeline.table("people")
-    use_codec(table, PERSON_CODEC)
+    table = pipeline.table("people", PERSON_CODEC)
     pipeline.people = table
     critics = CriticStage(pipeline)
 
