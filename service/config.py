@@ -271,6 +271,16 @@ class Settings:
             "bundled `service/core/data/failure_taxonomy.json`.",
         },
     )
+    brand_accounts: Path | None = field(
+        default=None,
+        metadata={
+            "env": "CLOSEKNIT_BRAND_ACCOUNTS",
+            "doc": "TOML file mapping each brand to its own accounts (`[brands]` then "
+            '`acme = ["acme", "acmesupport"]`). Brand accounts never raise a critic '
+            "alert; see deploy/brand-accounts/. Unset: only accounts the source marks "
+            "(`inbound: false`) or that reply like a support desk.",
+        },
+    )
     critic_min_influence: float = field(
         default=10.0,
         metadata={

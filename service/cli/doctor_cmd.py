@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import sys
 
 from rich.console import Console
 from rich.text import Text
@@ -14,6 +15,7 @@ from service.broker.child import BrokerProcess
 from service.broker.doctor import CheckResult, has_failures, run_checks, verdict
 from service.broker.embedded import embedded_broker
 from service.broker.errors import BrokerStartError
+from service.cli.worker_api import WorkerUnavailable, get_json
 from service.config import load_settings
 
 STATUS_STYLE = {
@@ -37,6 +39,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--broker", default=None, help="bootstrap URL, e.g. kafka://host:9092")
     parser.add_argument("--json", action="store_true", help="print machine-readable results")
     parser.add_argument(
+        "--brand-accounts",
+        action="store_true",
+        help="instead of testing the broker, ask the running worker which accounts look like "
+        "brand accounts (support desks, the source's outbound authors) and are not configured",
+    )
+    parser.add_argument(
         "--compaction-wait",
         type=float,
         default=None,
@@ -48,6 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.brand_accounts:
+        return _brand_accounts(args)
     # aiokafka logs every refused connection; the checks report failures themselves.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     settings = load_settings(broker=args.broker)
@@ -119,3 +129,33 @@ def _as_json(url: str, embedded: bool, results: list[CheckResult]) -> dict[str, 
         "verdict": verdict(results),
         "checks": [r.to_dict() for r in results],
     }
+
+
+def _brand_accounts(args: argparse.Namespace) -> int:
+    """The worker's review of brand accounts (`/api/brand-accounts`), for an operator."""
+    settings = load_settings(broker=args.broker)
+    try:
+        answer = get_json(settings, "/api/brand-accounts")
+    except WorkerUnavailable as exc:
+        print(f"closeknit doctor: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(answer, indent=2))
+        return 0
+    out = Console(highlight=False, soft_wrap=True)
+    configured = answer.get("configured", {})
+    out.print(Text(f"Configured brands: {len(configured)}", style="bold"))
+    marked = answer.get("marked_by_source", [])
+    out.print(Text(f"Marked by the source as the company (inbound: false): {len(marked)}"))
+    for account in marked:
+        out.print(Text(f"  {account}"))
+    suspects = answer.get("suspected", [])
+    out.print(Text(f"Reply like a support desk, not configured: {len(suspects)}", style="bold"))
+    for s in suspects:
+        out.print(
+            Text(f"  {s['id']}: {s['replies']} replies of {s['posts']} posts, "
+                 f"to {s['people_replied_to']}+ people")
+        )  # fmt: skip
+    if marked or suspects:
+        out.print(Text(answer.get("hint", "")))
+    return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from service.cli.render import render_alert
+from service.core.brand_accounts import load_brand_accounts
 from service.evaluation.alerts import AlertReplay
 from service.sources.detect import open_source
 
@@ -30,6 +32,13 @@ def add_subparser(evaluate_subparsers: argparse._SubParsersAction) -> argparse.A
     parser.add_argument("--format", default="auto", help="auto, jsonl, higgs, twcs or college")
     parser.add_argument("--limit", type=int, help="stop after N events")
     parser.add_argument("--json", action="store_true", help="print alert records as JSON lines")
+    parser.add_argument(
+        "--brand-accounts",
+        type=Path,
+        metavar="TOML",
+        default=os.environ.get("CLOSEKNIT_BRAND_ACCOUNTS") or None,
+        help="brand accounts file (default: $CLOSEKNIT_BRAND_ACCOUNTS); see deploy/brand-accounts/",
+    )
     parser.set_defaults(func=run)
     return parser
 
@@ -38,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.file.exists():
         print(f"closeknit evaluate alerts: {args.file}: no such file", file=sys.stderr)
         return 2
-    replay = AlertReplay()
+    replay = AlertReplay(brand_accounts=load_brand_accounts(args.brand_accounts))
     replay.run(open_source(args.file, args.format), limit=args.limit)
     replay.finish()
     if args.json:
@@ -59,4 +68,16 @@ def run(args: argparse.Namespace) -> int:
         else:
             table.add_row(key, str(value))
     console.print(table)
+    accounts = replay.brand_account_review()
+    for what, found in (
+        ("marked by the source as the company", accounts["marked_by_source"]),
+        ("reply like a support desk", [s["id"] for s in accounts["suspected"]]),
+    ):
+        if found:
+            shown = ", ".join(found[:12]) + (
+                f" and {len(found) - 12} more" if len(found) > 12 else ""
+            )
+            console.print(f"Brand accounts {what}, not configured ({len(found)}): {shown}.")
+    if accounts["marked_by_source"] or accounts["suspected"]:
+        console.print(f"They never page. {accounts['hint']}")
     return 0

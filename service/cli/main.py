@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from service.cli.arguments import Parser
 from service.config import ConfigError
+from service.core.brand_accounts import BrandAccountsError
 
 # Each module exposes `register(subparsers)`, which adds its parser and sets `func`
 # (a callable taking the parsed namespace and returning an exit code).
@@ -52,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except ConfigError as exc:
+    except (ConfigError, BrandAccountsError) as exc:
         print(f"closeknit: configuration error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

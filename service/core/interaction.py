@@ -32,6 +32,7 @@ class Interaction:
     topics: tuple[str, ...] = ()
     source: str | None = None
     failure: tuple[str, ...] = ()  # product-failure categories the text speaks of
+    inbound: bool | None = None  # False: the source marks the author as the company itself
 
     @property
     def scopes(self) -> tuple[str, ...]:
@@ -54,10 +55,11 @@ class Interaction:
             self.topics,
             self.source,
             failure,
+            self.inbound,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "event_id": self.event_id,
             "kind": self.kind,
             "actor": self.actor,
@@ -71,6 +73,9 @@ class Interaction:
             "source": self.source,
             "failure": list(self.failure),
         }
+        if self.inbound is not None:  # rare: most sources do not know
+            out["inbound"] = self.inbound
+        return out
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.to_dict())
@@ -90,6 +95,7 @@ class Interaction:
             topics=tuple(data.get("topics", ())),
             source=data.get("source"),
             failure=tuple(data.get("failure", ())),
+            inbound=data.get("inbound"),
         )
 
     @classmethod

@@ -13,6 +13,9 @@ replay (`service.evaluation.alerts`) both call these, so they cannot drift apart
   low-influence person turning negative pages no one. An own post that names a product
   failure and is negative becomes a complaint that carries the author's influence and
   strongest ties.
+- Brand accounts (service.core.brand_accounts) never reach a detector: configured ones are
+  left out by `posts_for`, those the source marks and those that reply like a support
+  desk are recognised in their row (`CriticRow.desk`) and stay silent.
 - `burst_step`: complaints are counted into the brand's per-minute buckets in any order;
   ticks with a watermark close minutes and may open, update or resolve a burst. Evidence
   says which complainers are influential and which of them are tied to each other.
@@ -26,6 +29,7 @@ from typing import Any
 
 from service.core import burst, change
 from service.core.alerts import AlertSignal, burst_signal, change_signal
+from service.core.brand_accounts import NO_BRAND_ACCOUNTS, BrandAccounts, SupportPattern
 from service.core.influence import PersonState
 from service.core.interaction import Interaction
 from service.core.sentiment import is_negative
@@ -45,11 +49,27 @@ class SignalParams:
     tie: TieParams = DEFAULT_TIE_PARAMS
 
 
-def posts_for(interaction: Interaction) -> list[tuple[str, dict[str, Any]]]:
+def posts_for(
+    interaction: Interaction, accounts: BrandAccounts = NO_BRAND_ACCOUNTS
+) -> list[tuple[str, dict[str, Any]]]:
     """(person, post) for each sentiment detector an applied interaction feeds: its author's
-    own post, and for a reply also the one who drew it. Empty without a sentiment."""
+    own post, and for a reply also the one who drew it. Empty without a sentiment.
+
+    A brand account's posts feed no detector (service.core.brand_accounts): they are the
+    brand's side of the relationship, not a person's sentiment. A complaint counts for each
+    brand it names, and for its products only when it names no brand: a product's burst is
+    part of its brand's incident, and the products travel in the complaint as evidence."""
     if interaction.sentiment is None:
         return []
+    if accounts.is_brand_account(interaction.actor):
+        return []
+    reply = interaction.kind == "reply"
+    if interaction.inbound is False:
+        # The source marks the author as the company: its row learns so, and then neither
+        # its posts nor the replies it draws reach a detector (`CriticRow.desk`).
+        mark = {"op": "post", "role": "own", "brand_account": True}
+        mark |= {"event_id": interaction.event_id, "t": interaction.event_time, "s": 0.0}
+        return [(interaction.actor, mark)]
     post = {
         "op": "post",
         "role": "own",
@@ -57,13 +77,17 @@ def posts_for(interaction: Interaction) -> list[tuple[str, dict[str, Any]]]:
         "t": interaction.event_time,
         "s": interaction.sentiment,
         "scopes": list(interaction.scopes),
-        "brands": list(dict.fromkeys((*interaction.brands, *interaction.products))),
+        "brands": list(interaction.brands or interaction.products),
+        "products": list(interaction.products),
         "excerpt": interaction.text[:EXCERPT_CHARS],
         "failure": list(interaction.failure),
     }
+    if reply:
+        post["to"] = interaction.targets[0]
     posts = [(interaction.actor, post)]
-    if interaction.kind == "reply":
+    if reply and not accounts.is_brand_account(interaction.targets[0]):
         drawn = {**post, "role": "reply", "from": interaction.actor, "failure": []}
+        del drawn["to"]
         posts.append((interaction.targets[0], drawn))
     return posts
 
@@ -77,17 +101,24 @@ class CriticRow:
     messages: list[dict[str, Any]] = field(default_factory=list)  # newest first
     topic: str | None = None  # topic of the raised episode
     on: bool = False  # an episode is raised
+    desk: SupportPattern = field(default_factory=SupportPattern)  # is this a support desk
 
     @classmethod
     def from_dict(cls, row: dict[str, Any]) -> CriticRow:
         state = change.from_dict(row["c"]) if row["c"] else None
-        return cls(state, row["m"], row["tp"], row["on"])
+        return cls(state, row["m"], row["tp"], row["on"], SupportPattern.from_list(row.get("d")))
 
     def to_dict(self) -> dict[str, Any]:
         """The stored form. c: change state, m: recent messages, tp: topic of the raised
-        episode, on: raised."""
+        episode, on: raised, d: the support-desk counts (rows written before them lack d)."""
         state = change.to_dict(self.change) if self.change is not None else None
-        return {"c": state, "m": self.messages, "tp": self.topic, "on": self.on}
+        return {
+            "c": state,
+            "m": self.messages,
+            "tp": self.topic,
+            "on": self.on,
+            "d": self.desk.to_list(),
+        }
 
 
 def critic_step(
@@ -114,11 +145,22 @@ def critic_apply(
     if row.change is None:
         row.change = change.ChangeState()
     t = float(post["t"])
+    own = post.get("role") == "own"
+    if post.get("brand_account"):
+        row.desk.marked = True
+    if row.desk.marked:
+        return None, None  # a brand account: the brand's side, not a person's sentiment
+    if own:
+        row.desk.add(post.get("to"))
     result = change.observe(row.change, float(post["s"]), t, params.change)
     row.messages = [_message(post), *row.messages][:RECENT_MESSAGES]
+    if row.desk.suspected(person):
+        # A support desk, by the shape of its posts: listed for review, never paging.
+        row.on, row.topic = False, None
+        return None, None
     signal = _critic_signal(person, row, result, people, t, params)
     complaint = None
-    if post.get("role") == "own" and post.get("failure") and is_negative(post["s"]):
+    if own and post.get("failure") and is_negative(post["s"]):
         complaint = _complaint(person, post, people, t, params.tie)
     return signal, complaint
 
@@ -193,6 +235,7 @@ def _complaint(
         "partners": people.top_ties(at, TOP_TIES, params) if people is not None else [],
         "excerpt": post["excerpt"],
         "failure": post["failure"],
+        "products": post.get("products", []),
         "s": post["s"],
     }
 
@@ -275,6 +318,7 @@ def burst_evidence(recent: list[dict[str, Any]], min_influence: float) -> dict[s
     connected = {person for pair in ties for person in pair}
     ranked = sorted(complainers.items(), key=lambda item: (-item[1], item[0]))
     categories = Counter(cat for c in recent for cat in c["failure"])
+    products = Counter(p for c in recent for p in c.get("products", ()))
     return {
         "people": [{"id": p, "role": "complainer", "influence": i} for p, i in ranked[:10]],
         "ties": sorted(ties.values(), key=lambda tie: (-tie["strength"], tie["a"], tie["b"]))[:20],
@@ -291,4 +335,10 @@ def burst_evidence(recent: list[dict[str, Any]], min_influence: float) -> dict[s
         "influential_complainers": sum(1 for i in complainers.values() if i >= min_influence),
         "connected_complainers": len(connected),
         "categories": dict(sorted(categories.items())),
+        "products": dict(sorted(products.items())),
     }
+
+
+def desk_of(row: dict[str, Any] | None) -> SupportPattern:
+    """The support-desk counts in a stored critic row (empty for rows without them)."""
+    return SupportPattern.from_list(row.get("d")) if row else SupportPattern()

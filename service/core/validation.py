@@ -191,6 +191,7 @@ class EventValidator:
             products=_tags(data.get("products")),
             topics=_tags(data.get("topics")),
             source=data.get("source"),
+            inbound=data.get("inbound"),
         )
 
     def validate_opt_out(self, raw: bytes, now: float, *, key_size: int = 0) -> OptOut | Rejection:

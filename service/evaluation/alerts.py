@@ -19,6 +19,7 @@ from typing import Any
 
 from service.core import ties
 from service.core.alerts import AlertBook, AlertSignal
+from service.core.brand_accounts import NO_BRAND_ACCOUNTS, BrandAccounts, review
 from service.core.failure import FailureClassifier, classifier_for
 from service.core.interaction import Interaction
 from service.core.routing import annotate
@@ -42,6 +43,7 @@ class AlertReplay(RelationshipReplay):
     scorer: SentimentScorer = field(default_factory=default_scorer)
     classifier: FailureClassifier = field(default_factory=classifier_for)
     book: AlertBook = field(default_factory=AlertBook)
+    brand_accounts: BrandAccounts = NO_BRAND_ACCOUNTS
     # Rows are held as objects and turned into their stored dicts only when asked for
     # (`critics`, `bursts`): a conversion per post and per tick cost more than the detectors.
     critic_rows: dict[str, CriticRow] = field(default_factory=dict)
@@ -74,7 +76,7 @@ class AlertReplay(RelationshipReplay):
             self._tick(self.last_event_time + after_s)
 
     def _posts(self, interaction: Interaction) -> None:
-        for person, post in posts_for(interaction):
+        for person, post in posts_for(interaction, self.brand_accounts):
             self._critic(person, post)
 
     def _critic(self, person: str, post: dict[str, Any]) -> None:
@@ -111,6 +113,11 @@ class AlertReplay(RelationshipReplay):
         if emitted is not None:
             self.records.append(emitted.record)
             self.pages += emitted.pages
+
+    def brand_account_review(self) -> dict[str, Any]:
+        """Configured, source-marked and suspected brand accounts (service.core.brand_accounts)."""
+        desks = ((person, row.desk) for person, row in sorted(self.critic_rows.items()))
+        return review(desks, self.brand_accounts)
 
     def summary(self) -> dict[str, Any]:
         by_kind = Counter((r["kind"], r["state"]) for r in self.records)

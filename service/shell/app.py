@@ -7,6 +7,7 @@ import logging
 import faust
 
 from service.config import Settings
+from service.core.brand_accounts import load_brand_accounts
 from service.core.failure import classifier_for
 from service.core.sentiment import default_scorer
 from service.core.validation import EventValidator
@@ -69,6 +70,7 @@ def build_app(settings: Settings) -> faust.App:
         tie_params=tie_params(settings),
         scorer=default_scorer(),
         classifier=classifier_for(settings.failure_taxonomy),
+        brand_accounts=load_brand_accounts(settings.brand_accounts),
         validator=EventValidator(
             max_message_bytes=settings.max_message_bytes,
             max_future_skew_s=settings.max_future_skew_s,

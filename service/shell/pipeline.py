@@ -16,6 +16,7 @@ import faust
 from faust.types import TableT
 
 from service.config import Settings
+from service.core.brand_accounts import NO_BRAND_ACCOUNTS, BrandAccounts
 from service.core.envelope import pack
 from service.core.failure import FailureClassifier
 from service.core.optout import OptOutRegistry
@@ -69,6 +70,7 @@ class Pipeline:
     optouts_loaded: asyncio.Event = field(default_factory=asyncio.Event)
     clock: float = 0.0  # newest event time applied here: "now" for reads, replay-stable
     optouts: OptOutRegistry = field(default_factory=OptOutRegistry)
+    brand_accounts: BrandAccounts = NO_BRAND_ACCOUNTS
 
     # partition of the people stage -> (newest post time handled, monotonic time it was seen)
     post_clocks: dict[int, tuple[float, float]] = field(default_factory=dict)

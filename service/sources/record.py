@@ -76,8 +76,11 @@ def _add_optional(
     brands: Collection[str],
     products: Collection[str],
     topics: Collection[str],
+    inbound: bool | None = None,
 ) -> bytes:
     """Add the optional fields that have a value, then render."""
+    if inbound is not None:
+        event["inbound"] = inbound
     if sentiment is not None:
         event["sentiment"] = sentiment
     if source is not None:
@@ -100,6 +103,7 @@ def mention_record(
     products: Collection[str] = (),
     topics: Collection[str] = (),
     sentiment: float | None = None,
+    inbound: bool | None = None,
 ) -> SourceRecord:
     """A mention v1 event: `author_id` mentions each of `target_ids`."""
     event: dict[str, Any] = {
@@ -111,7 +115,7 @@ def mention_record(
         "target_ids": list(target_ids),
         "text": text,
     }
-    payload = _add_optional(event, sentiment, source, brands, products, topics)
+    payload = _add_optional(event, sentiment, source, brands, products, topics, inbound)
     return SourceRecord("mention", event_id, event_time, payload)
 
 
@@ -128,6 +132,7 @@ def reply_record(
     products: Collection[str] = (),
     topics: Collection[str] = (),
     sentiment: float | None = None,
+    inbound: bool | None = None,
 ) -> SourceRecord:
     """A reply v1 event: `author_id` replies to a post by `in_reply_to_author_id`."""
     event: dict[str, Any] = {
@@ -141,7 +146,7 @@ def reply_record(
     }
     if in_reply_to_event_id is not None:
         event["in_reply_to_event_id"] = in_reply_to_event_id
-    payload = _add_optional(event, sentiment, source, brands, products, topics)
+    payload = _add_optional(event, sentiment, source, brands, products, topics, inbound)
     return SourceRecord("reply", event_id, event_time, payload)
 
 

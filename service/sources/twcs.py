@@ -11,8 +11,10 @@ Per tweet, in this order:
 
 Companies are the authors with any outbound (`inbound == False`) tweet. Each event is
 tagged with the company involved, lower-cased in `brands`: the author of an outbound tweet,
-otherwise the company replied to or mentioned. The rows are not in time order, so the file
-(a few thousand rows) is loaded and the events come out sorted by `event_time`.
+otherwise the company replied to or mentioned. Each event passes on the tweet's `inbound`
+flag, so a company's own tweets arrive marked as a brand account's. The rows are not in
+time order, so the file (a few thousand rows) is loaded and the events come out sorted by
+`event_time`.
 """
 
 from __future__ import annotations
@@ -152,6 +154,7 @@ def _convert(
             text=tweet.text,
             source=SOURCE,
             brands=_brands(tweet, [parent.author_id, *targets], companies),
+            inbound=tweet.inbound,
         )
     if targets:
         return mention_record(
@@ -162,6 +165,7 @@ def _convert(
             text=tweet.text,
             source=SOURCE,
             brands=_brands(tweet, targets, companies),
+            inbound=tweet.inbound,
         )
     reason = SELF_REPLY_NO_TARGET if parent is not None else NO_TARGET
     return SkippedLine(tweet.line, reason)

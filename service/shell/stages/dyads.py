@@ -98,7 +98,7 @@ def register(pipeline: Pipeline) -> None:
 
         def add_posts(self, interaction: Interaction, ingested_at: float | None) -> None:
             """Each post to the sentiment detector it feeds (service.core.signals.posts_for)."""
-            for person, post in posts_for(interaction):
+            for person, post in posts_for(interaction, pipeline.brand_accounts):
                 if ingested_at is not None:
                     post["ingested_at"] = ingested_at
                 self.person_items.append((person.encode(), orjson.dumps(post)))

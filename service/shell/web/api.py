@@ -15,8 +15,10 @@ from faust import web
 from faust.exceptions import SameNode
 
 from service.core import ties
+from service.core.brand_accounts import review
 from service.core.influence import PersonState, rank_people
 from service.core.routing import dyad_key, split_dyad_key
+from service.core.signals import desk_of
 from service.shell.pipeline import registered
 from service.shell.web.endpoints import json_response, token_required
 
@@ -146,6 +148,18 @@ def register(pipeline: Pipeline) -> None:
         if detail is None:
             return not_found(view, f"cluster {cluster_id!r}")
         return json_response(view, detail)
+
+    @app.page("/api/brand-accounts")
+    @guard
+    async def brand_accounts(view: web.View, request: web.Request) -> web.Response:
+        """Configured, source-marked and suspected brand accounts of this worker's people."""
+        people = registered(pipeline.people, "the people table")
+        desks = (
+            (key.decode(), desk_of(state.critic))
+            for key, state in people.items()
+            if state.critic and visible(key.decode())
+        )
+        return json_response(view, review(desks, pipeline.brand_accounts))
 
     @app.page("/api/dyads/{a}/{b}")
     @guard
