@@ -26,9 +26,10 @@ Lifecycle rules (`AlertParams`):
   flapping subject is one alert on the dashboard and one page. After the cooldown it is a new
   alert (new id, `open`, actions cleared).
 - Paging: `Emitted.pages` tells an on-call consumer whether the record should page: every `open`
-  record, and an update that raises the severity above the highest the alert has reached. A
-  paging consumer that reads only the topic applies the same rule and skips records whose
-  `actions.snoozed_until` is later than `emitted_at`.
+  record, and only that: one alert pages once. With `page_on_escalation`, an update that raises
+  the severity above the highest the alert has reached pages too. A paging consumer that reads
+  only the topic applies the same rule and skips records whose `actions.snoozed_until` is later
+  than `emitted_at`. Incidents (service.core.incidents) fold some alerts into another's page.
 - On-call actions (`act`, `AlertBook.apply_action`, addressed by dedup_key or current alert_id):
   - ack: `actions.acked` becomes true for the rest of the alert's life; emits an update record
     (state as it was: `update`, or `resolved` when already closed).
@@ -135,6 +136,7 @@ class AlertParams:
     max_ties: int = 40
     max_messages: int = 10
     excerpt_chars: int = 140
+    page_on_escalation: bool = False  # one alert pages once unless this is set
 
     def __post_init__(self) -> None:
         if not self.update_interval_s >= 0.0 or not self.cooldown_s >= 0.0:
@@ -265,7 +267,7 @@ def step(
         escalated = rank > entry.max_rank
         entry.max_rank = max(entry.max_rank, rank)
         entry.updates += 1
-        pages = escalated and not entry.snoozed(at)
+        pages = escalated and params.page_on_escalation and not entry.snoozed(at)
         return entry, _emit(entry, signal, "update", severity, at, pages, params)
 
     last_rank = _RANK[entry.record["severity"]]
@@ -275,7 +277,7 @@ def step(
     escalated = rank > entry.max_rank
     entry.max_rank = max(entry.max_rank, rank)
     entry.updates += 1
-    pages = escalated and not entry.snoozed(at)
+    pages = escalated and params.page_on_escalation and not entry.snoozed(at)
     return entry, _emit(entry, signal, "update", severity, at, pages, params)
 
 

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.core import ties
-from service.core.alerts import AlertBook, AlertSignal
+from service.core.alerts import AlertSignal
 from service.core.brand_accounts import NO_BRAND_ACCOUNTS, BrandAccounts, review
 from service.core.failure import FailureClassifier, classifier_for
+from service.core.incidents import IncidentBook
 from service.core.interaction import Interaction
 from service.core.routing import annotate
 from service.core.sentiment import SentimentScorer, default_scorer
@@ -42,7 +43,7 @@ class AlertReplay(RelationshipReplay):
     signal_params: SignalParams = field(default_factory=SignalParams)
     scorer: SentimentScorer = field(default_factory=default_scorer)
     classifier: FailureClassifier = field(default_factory=classifier_for)
-    book: AlertBook = field(default_factory=AlertBook)
+    book: IncidentBook = field(default_factory=IncidentBook)
     brand_accounts: BrandAccounts = NO_BRAND_ACCOUNTS
     # Rows are held as objects and turned into their stored dicts only when asked for
     # (`critics`, `bursts`): a conversion per post and per tick cost more than the detectors.
@@ -109,8 +110,7 @@ class AlertReplay(RelationshipReplay):
             self._burst(brand, {"op": "tick", "t": t})
 
     def _alert(self, signal: AlertSignal) -> None:
-        emitted = self.book.observe(signal)
-        if emitted is not None:
+        for emitted in self.book.observe(signal):
             self.records.append(emitted.record)
             self.pages += emitted.pages
 

@@ -153,8 +153,12 @@ def test_a_storm_is_one_open_and_a_bounded_number_of_updates() -> None:
     assert entry is not None and entry.suppressed > 1000
 
 
-def test_an_escalation_is_emitted_at_once_and_pages() -> None:
-    book = AlertBook()
+def test_an_escalation_is_emitted_at_once_and_pages_only_when_asked_to() -> None:
+    quiet = AlertBook()
+    quiet.observe(signal("opened", T0, score=1.2))
+    louder = quiet.observe(signal("still_open", T0 + 20, score=2.4))
+    assert louder is not None and not louder.pages, "by default one alert pages once"
+    book = AlertBook(AlertParams(page_on_escalation=True))
     book.observe(signal("opened", T0, score=1.2))
     assert book.observe(signal("still_open", T0 + 10, score=1.5)) is None  # rate-limited
     escalated = book.observe(signal("still_open", T0 + 20, score=2.4))
@@ -196,8 +200,8 @@ def test_a_new_episode_within_the_cooldown_reopens_the_same_alert() -> None:
     assert record["alert_id"] != first["alert_id"]
 
 
-def test_a_reopen_that_is_more_severe_than_ever_pages() -> None:
-    book = AlertBook()
+def test_a_reopen_that_is_more_severe_than_ever_pages_when_escalations_do() -> None:
+    book = AlertBook(AlertParams(page_on_escalation=True))
     book.observe(signal("opened", T0, score=1.5))
     book.observe(signal("resolved", T0 + 600))
     reopened = book.observe(signal("opened", T0 + 1200, score=3.0))
@@ -221,7 +225,7 @@ def test_ack_is_recorded_and_shown_on_later_updates() -> None:
 
 def test_snooze_silences_pages_until_it_ends_but_records_go_on() -> None:
     cooldown = 1800.0
-    book = AlertBook(AlertParams(cooldown_s=cooldown))
+    book = AlertBook(AlertParams(cooldown_s=cooldown, page_on_escalation=True))
     book.observe(signal("opened", T0, score=1.2))
     until = T0 + 4 * 3600
     snoozed = valid(book.apply_action(KEY, "snooze", until, "oncall", T0 + 10))

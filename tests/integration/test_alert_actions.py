@@ -1,4 +1,5 @@
-"""A complaint burst pages once; on-call's snooze, ack and resolve show in the alert's records.
+"""A complaint burst pages once; on-call's snooze, ack (from `closeknit alert`) and resolve
+show in the alert's records.
 
 Runs a real worker: complaints travel ingest -> dyads -> people -> bursts -> alerts, and the
 actions arrive on the alert-actions topic like any on-call tool would send them.
@@ -6,6 +7,8 @@ actions arrive on the alert-actions topic like any on-call tool would send them.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import orjson
@@ -15,6 +18,7 @@ from service.config import Settings
 from service.core.schemas import compiled
 from tests.integration.harness import (
     as_records,
+    cli_env,
     mention,
     produce,
     read_all,
@@ -50,6 +54,13 @@ def action(n: int, what: str, at: float, **extra: str) -> tuple[str, bytes, byte
     return ("alert-actions", DEDUP_KEY.encode(), orjson.dumps(record))
 
 
+def closeknit(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "service", *args],
+        env=cli_env(settings), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
 def alert_records(settings: Settings) -> list[dict]:
     return [orjson.loads(r.value) for r in read_all(settings, settings.topic("alerts"))]
 
@@ -74,9 +85,18 @@ def test_a_burst_opens_once_and_on_call_actions_show_in_its_records(
         assert alert["evidence"]["complainers"] >= 2 and alert["evidence"]["messages"]
 
         at = now - 30 * 60
+        # On-call acks from the command line, by alert_id; a typo is refused with a hint.
+        typo = closeknit(settings, "alert", "ack", "moment_of_truth:acm")
+        assert typo.returncode == 2 and "tail alerts" in typo.stderr
+        acked = closeknit(settings, "alert", "ack", alert["alert_id"], "--by", "oncall-bob",
+                          "--at", iso(at - 1))  # fmt: skip
+        assert acked.returncode == 0, acked.stderr
+        assert wait_until(
+            lambda: any(r.get("actions", {}).get("acked") for r in alert_records(settings)), 30
+        ), "the CLI's ack changes the alert seen on the alerts topic"
+        # Other tools key actions by dedup_key, as before incidents: forwarded, still applied.
         produce(settings, [
             action(1, "snooze", at, until=iso(at + 7200)),
-            action(2, "ack", at + 1),
             action(3, "resolve", at + 2),
             ("alert-actions", DEDUP_KEY.encode(), b'{"action": "escalate"}'),  # not a contract
         ])  # fmt: skip

@@ -1,9 +1,13 @@
-"""Alerts agent: detector signals and on-call actions in (keyed by dedup_key); alerts out.
+"""Alerts agent: detector signals and on-call actions in (keyed by route key); alerts out.
 
-Every detector sends its `AlertSignal` to alert-signals under the alert's dedup_key, and
-on-call sends actions to alert-actions under the same key, so one agent partition owns each
-alert's whole lifecycle (service.core.alerts: dedup, rate limit, cooldown, ack, snooze,
-resolve) and its table row. Records go to the alerts topic keyed by dedup_key.
+Every detector sends its `AlertSignal` to alert-signals under the alert's route key
+(service.core.incidents.route_key: `incident:<brand>` for moments of truth and critics of a
+brand, else the dedup_key), and on-call sends actions to alert-actions under the same key,
+so one agent partition owns each alert's whole lifecycle (service.core.alerts: dedup, rate
+limit, cooldown, ack, snooze, resolve), the incident it may fold into, and their table rows
+(entries under the dedup_key, incidents under `incident:<scope>`). An action keyed by its
+dedup_key, as before incidents, is forwarded to its route key. Records go to the alerts topic
+keyed by dedup_key.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from service.core import alerts
+from service.core import alerts, incidents
 from service.core.schemas import JsonSchemaValueException, compiled
 from service.core.validation import Rejection, rejection_from_schema_error
 from service.shell.stages.parking import park, park_after_error
@@ -22,7 +26,7 @@ from service.shell.stages.parking import park, park_after_error
 if TYPE_CHECKING:
     from faust.types import StreamT
 
-    from service.shell.pipeline import Pipeline
+    from service.shell.pipeline import Pipeline, Table
 
 
 def signal_to_dict(signal: alerts.AlertSignal) -> dict[str, Any]:
@@ -50,7 +54,8 @@ async def send_signal(
     data = signal_to_dict(signal)
     if ingested_at is not None:
         data["ingested_at"] = ingested_at
-    await pipeline.send("alert-signals", signal.dedup_key.encode(), orjson.dumps(data))
+    key = incidents.route_key(signal.kind, signal.subject_id, signal.topic)
+    await pipeline.send("alert-signals", key.encode(), orjson.dumps(data))
 
 
 def parse_action(raw: bytes | None) -> dict[str, Any] | Rejection:
@@ -69,11 +74,34 @@ def parse_action(raw: bytes | None) -> dict[str, Any] | Rejection:
     return data
 
 
+class TableStore:
+    """The alerts table as an `incidents.AlertStore`: entries and incidents in their stored
+    dict forms, written back as they change."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    def entry(self, dedup_key: str) -> alerts.AlertEntry | None:
+        stored = self.table.get(dedup_key.encode())
+        return alerts.entry_from_dict(stored) if stored else None
+
+    def put_entry(self, dedup_key: str, entry: alerts.AlertEntry) -> None:
+        self.table[dedup_key.encode()] = alerts.entry_to_dict(entry)
+
+    def incident(self, scope: str) -> incidents.Incident | None:
+        stored = self.table.get((incidents.INCIDENT_PREFIX + scope).encode())
+        return incidents.Incident.from_dict(stored) if stored else None
+
+    def put_incident(self, scope: str, incident: incidents.Incident) -> None:
+        self.table[(incidents.INCIDENT_PREFIX + scope).encode()] = incident.to_dict()
+
+
 def register(pipeline: Pipeline) -> None:
     app = pipeline.app
     metrics = pipeline.metrics
     table = pipeline.table("alert_entries")
     pipeline.alert_entries = table
+    store = TableStore(table)
     source = app.topic(
         pipeline.settings.topic("alert-signals"),
         pipeline.settings.topic("alert-actions"),
@@ -82,43 +110,42 @@ def register(pipeline: Pipeline) -> None:
     )
     actions_topic = pipeline.settings.topic("alert-actions")
 
-    async def publish(key: bytes, entry: alerts.AlertEntry | None, emitted: Any) -> None:
-        if entry is not None:
-            table[key] = alerts.entry_to_dict(entry)
-        elif key in table:
-            del table[key]
-        if emitted is None:
-            return
+    async def publish(emitted: alerts.Emitted) -> None:
         record = emitted.record
         metrics.alerts.labels(record["kind"], record["state"]).inc()
         if emitted.pages:
             metrics.pages.labels(record["kind"]).inc()
-        await pipeline.send("alerts", key, orjson.dumps(record))
+        await pipeline.send("alerts", str(record["dedup_key"]).encode(), orjson.dumps(record))
 
     @app.agent(source, name="closeknit.alerts")
     async def alerting(stream: StreamT) -> None:
         async for event in stream.events():
             msg = event.message
-            key: bytes = msg.key
-            stored = table.get(key)
-            entry = alerts.entry_from_dict(stored) if stored else None
             try:
                 if msg.topic == actions_topic:
                     action = parse_action(msg.value)
                     if isinstance(action, Rejection):
                         await park(pipeline, msg, action)
                         continue
-                    entry, emitted = alerts.act(
-                        entry, action["action"], action.get("until"), action["by"],
+                    dedup_key = action["dedup_key"]
+                    route = incidents.route_key_from_dedup(dedup_key)
+                    if msg.key == dedup_key.encode() and route != dedup_key:
+                        # Keyed as before incidents: on to the partition that owns it now.
+                        await pipeline.send("alert-actions", route.encode(), msg.value)
+                        continue
+                    emitted = incidents.act_on(
+                        store, dedup_key, action["action"], action.get("until"), action["by"],
                         action["event_time"],
                     )  # fmt: skip
+                    if emitted is not None:
+                        await publish(emitted)
                 else:
                     data = orjson.loads(msg.value)
                     ingested_at = data.pop("ingested_at", None)
-                    signal = signal_from_dict(data)
-                    entry, emitted = alerts.step(entry, signal)
-                    if emitted is not None and ingested_at is not None:
+                    out = incidents.observe(store, signal_from_dict(data))
+                    if out and ingested_at is not None:
                         metrics.ingest_to_alert.observe(max(0.0, time.time() - ingested_at))
-                await publish(key, entry, emitted)
+                    for emitted in out:
+                        await publish(emitted)
             except Exception as exc:
                 await park_after_error(pipeline, msg, "alerts", exc)
