@@ -281,6 +281,46 @@ class Settings:
             "(`inbound: false`) or that reply like a support desk.",
         },
     )
+    webhook_url: str | None = field(
+        default=None,
+        metadata={
+            "env": "CLOSEKNIT_WEBHOOK_URL",
+            "doc": "POST each paging alert record (alert v1 JSON) here. Unset: no webhook.",
+        },
+    )
+    webhook_secret: str | None = field(
+        default=None,
+        metadata={
+            "env": "CLOSEKNIT_WEBHOOK_SECRET",
+            "doc": "Signs each webhook body: `X-Closeknit-Signature: t=<unix>,v1=<hex>`, "
+            "HMAC-SHA256 over `<t>.<body>` (service/core/webhook.py). Unset: unsigned.",
+        },
+    )
+    webhook_events: str = field(
+        default="pages",
+        metadata={
+            "env": "CLOSEKNIT_WEBHOOK_EVENTS",
+            "doc": "`pages`: only records that page on-call; `all`: every alert record.",
+            "choices": ("pages", "all"),
+        },
+    )
+    webhook_slack: bool = field(
+        default=False,
+        metadata={
+            "env": "CLOSEKNIT_WEBHOOK_SLACK",
+            "doc": "Add a Slack-compatible `text` line to each webhook body.",
+        },
+    )
+    webhook_max_attempts: int = field(
+        default=5,
+        metadata={
+            "env": "CLOSEKNIT_WEBHOOK_MAX_ATTEMPTS",
+            "doc": "Attempts per record (backoff 1 s doubling to 60 s) before it goes to the "
+            "dead-letter topic as `webhook_failed`.",
+            "min": 1,
+            "max": 50,
+        },
+    )
     critic_min_influence: float = field(
         default=10.0,
         metadata={
@@ -402,7 +442,16 @@ def bootstrap_servers(url: str) -> str:
     return ",".join(servers)
 
 
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
 def _convert(name: str, raw: str, annotation: str) -> object:
+    if annotation.startswith("bool"):
+        word = raw.strip().lower()
+        if word not in TRUE_WORDS + FALSE_WORDS:
+            raise ConfigError(f"{name}={raw!r}: expected true or false")
+        return word in TRUE_WORDS
     try:
         if annotation.startswith("int"):
             return int(raw)

@@ -92,6 +92,17 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self.webhook_deliveries = Counter(
+            "closeknit_webhook_deliveries",
+            "Alert records POSTed to CLOSEKNIT_WEBHOOK_URL, by outcome: delivered, retried "
+            "(an attempt failed, another follows), dead_lettered (every attempt failed, or the "
+            "queue was full).",
+            ["outcome"],
+            registry=r,
+        )
+        self.webhook_queue = Gauge(
+            "closeknit_webhook_queue", "Alert records waiting for the webhook.", registry=r
+        )
         self.clusters = Gauge(
             "closeknit_clusters",
             "Clusters (tribes) tracked by the worker that owns the graph.",

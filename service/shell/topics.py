@@ -57,10 +57,15 @@ CATALOG: tuple[TopicInfo, ...] = (
     ),
     TopicInfo(
         "alert-signals",
-        "dedup_key",
+        "route key (`incident:<brand>`, else `dedup_key`)",
         "schemas/alert_signal.v1.json: one detector step for the alerts agent (internal)",
     ),
-    TopicInfo("alert-actions", "dedup_key", "schemas/alert_action.v1.json", direction="in"),
+    TopicInfo(
+        "alert-actions",
+        "route key (a `dedup_key` key is forwarded)",
+        "schemas/alert_action.v1.json",
+        direction="in",
+    ),
     TopicInfo("dead-letters", "original key", "schemas/dead_letter.v1.json", direction="out"),
     TopicInfo("alerts", "dedup_key", "schemas/alert.v1.json", direction="out"),
 )

@@ -59,3 +59,18 @@ def test_replaying_the_same_input_twice_gives_identical_alerts() -> None:
     scenario = build_scenario()
     first, second = replay(scenario).records, replay(scenario).records
     assert first and first == second
+
+
+def test_the_demo_pages_once_for_the_critic_and_once_for_the_outage() -> None:
+    run = replay(build_scenario())
+    paged = [r for r in run.records if r["state"] == "open" and r["incident_id"] == r["alert_id"]]
+    assert [(r["kind"], r["subject"]["id"]) for r in paged] == [
+        ("influencer_turned_negative", CRITIC),
+        ("moment_of_truth", BRAND),
+    ]
+    assert run.pages == 2
+    outage = [r for r in run.records if r["kind"] == "moment_of_truth"]
+    assert {r["subject"]["id"] for r in outage} == {BRAND}, "the router's burst is acme's"
+    assert outage[0]["evidence"]["products"]["acme-router"] > 0
+    critics = outage[-1]["evidence"]["influential_critics"]
+    assert len(critics) >= 5 and CRITIC in {c["id"] for c in critics}

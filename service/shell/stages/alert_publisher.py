@@ -21,6 +21,7 @@ import orjson
 from service.core import alerts, incidents
 from service.core.schemas import JsonSchemaValueException, compiled
 from service.core.validation import Rejection, rejection_from_schema_error
+from service.shell import webhook_sink
 from service.shell.stages.parking import park, park_after_error
 
 if TYPE_CHECKING:
@@ -110,12 +111,20 @@ def register(pipeline: Pipeline) -> None:
     )
     actions_topic = pipeline.settings.topic("alert-actions")
 
+    sink = webhook_sink.register(pipeline)
+    alerts_topic = pipeline.settings.topic("alerts")
+
     async def publish(emitted: alerts.Emitted) -> None:
         record = emitted.record
         metrics.alerts.labels(record["kind"], record["state"]).inc()
         if emitted.pages:
             metrics.pages.labels(record["kind"]).inc()
-        await pipeline.send("alerts", str(record["dedup_key"]).encode(), orjson.dumps(record))
+        key = str(record["dedup_key"]).encode()
+        delivery = await app.producer.send(
+            alerts_topic, key, orjson.dumps(record), None, None, None
+        )
+        if sink is not None and sink.wants(emitted.pages):
+            await sink.offer(record, delivery)
 
     @app.agent(source, name="closeknit.alerts")
     async def alerting(stream: StreamT) -> None:
