@@ -321,6 +321,17 @@ class Settings:
             "max": 50,
         },
     )
+    burst_prior_per_hour: float = field(
+        default=2.0,
+        metadata={
+            "env": "CLOSEKNIT_BURST_PRIOR_PER_HOUR",
+            "doc": "Failure complaints an hour expected of a brand (or failure category) seen "
+            "for the first time: its moment-of-truth baseline starts here, not from silence, "
+            "so it can page on its first day. A brand first seen far above it pages once "
+            "and settles within the hour; set it near your brands' usual rate.",
+            "gt": 0.0,
+        },
+    )
     critic_min_influence: float = field(
         default=10.0,
         metadata={

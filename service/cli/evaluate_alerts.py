@@ -12,8 +12,10 @@ from rich.console import Console
 from rich.table import Table
 
 from service.cli.render import render_alert
+from service.config import load_settings
 from service.core.brand_accounts import load_brand_accounts
 from service.evaluation.alerts import AlertReplay
+from service.shell.pipeline import signal_params
 from service.sources.detect import open_source
 
 
@@ -47,7 +49,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.file.exists():
         print(f"closeknit evaluate alerts: {args.file}: no such file", file=sys.stderr)
         return 2
-    replay = AlertReplay(brand_accounts=load_brand_accounts(args.brand_accounts))
+    settings = load_settings()
+    replay = AlertReplay(
+        brand_accounts=load_brand_accounts(args.brand_accounts),
+        signal_params=signal_params(settings),
+    )
     replay.run(open_source(args.file, args.format), limit=args.limit)
     replay.finish()
     if args.json:

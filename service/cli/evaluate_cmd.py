@@ -32,6 +32,7 @@ EXIT_OK, EXIT_INVALID_LINES, EXIT_USAGE = 0, 1, 2
 EVALUATION_MODULES = (
     "service.cli.evaluate_sentiment",
     "service.cli.evaluate_alerts",
+    "service.cli.evaluate_bursts",
     "service.cli.evaluate_communities",
 )
 

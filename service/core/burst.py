@@ -29,8 +29,21 @@ not learned into the baseline, nor are the minutes in which evidence for one was
 The first minute of a burst (S was 0 before it) is learned winsorized, as at most
 `lam0 + learn_clip_sd * sqrt(lam0) + 1`, so it moves its slot by a fraction of a percent.
 
-Lifecycle (`BurstTransition`): OPENED when S crosses h (not during the first `warmup_minutes`
-closed minutes); UPDATE while open when the count since the burst's start has grown by
+Two statistics. Beside the CUSUM for a `ratio` (2x) rise runs one for a `jump_ratio` (4x)
+jump, with the same h: a small brand's crisis is a big jump on a small baseline, and a CUSUM
+tuned to 2x needs twice as long to see it. A burst opens when either crosses h.
+
+Cold start. A brand seen for the first time starts from a prior, not from silence: the global
+rate leans on `prior_rate` as on `prior_minutes` minutes of observation, and for the first
+`warmup_minutes` (a day) the baseline is the last hour's rate (an EWMA, `recent_alpha`),
+because a day's hour slots have seen too little. The warm-up raises the bar, it never mutes:
+the CUSUM looks for a `warm_ratio` (4x) jump and h is up to `1 + warm_boost` times higher,
+falling to h by the end of the day. Warming up, a minute is learned unless evidence is
+building (S > 0); an open burst is learned until it calms, so a brand first seen far above
+the prior (which looks like a crisis, and pages once) settles within the hour.
+
+Lifecycle (`BurstTransition`): OPENED when a statistic crosses h; UPDATE while open when the
+count since the burst's start has grown by
 `update_growth` since the last signal or the peak per-minute count has risen by `peak_growth`;
 RESOLVED after `calm_minutes` consecutive minutes in which the short-term rate (an EWMA of the
 per-minute count, weight `calm_alpha`) is at most `calm_ratio * lam0 + calm_slack`. The start of a
@@ -40,13 +53,15 @@ Cost. O(1) per event. Closing a long quiet gap costs O(1) per minute only while 
 is open (both end within a bounded number of quiet minutes); the rest of the gap is learned in
 closed form per hour-of-week segment, at most 168 + 2 steps however long the gap.
 
-Parameters (`BurstParams`, defaults): ratio 2, h = 8 nats, lateness 2 minutes, slot memory about
-4 weeks, warm-up 1 day, resolve after 10 calm minutes. Measured by simulation in
-`tests/core/test_burst.py` on seasonal Poisson traffic (2 to 6 complaints a minute over the day,
-two quieter days a week): 0.7 false alarms a week once learned (about 1.4 a week in the first two
-weeks from a cold start), and a median of 6 minutes of a 2x burst before the minute that opens
-(mean 7.5; 11, 5 and 3 minutes on flat baselines of 2, 4 and 8 a minute). h = 8.5 gives about
-0.4 a week for half a minute more; h = 9 0.2 a week.
+Parameters (`BurstParams`, defaults): ratio 2 and jump 4, h = 10 nats, lateness 2 minutes,
+slot memory about 4 weeks, warm-up 1 day, prior 2 complaints an hour, resolve after 10 calm
+minutes. h = 10 keeps a brand under one false page a week with its overall detector and one per
+failure category (service.core.signals.BurstRow) under one incident. Measured by simulation
+(`tests/core/test_burst.py`, `tests/core/test_burst_simulation.py`, `closeknit evaluate
+bursts`): on seasonal traffic 0.1 to 0.8 false pages a brand-week; a 3x surge at 40 an hour
+opens after a median 10 minutes (Lorden's bound: 11), at 20 an hour 27 (bound 21); a 2x burst
+at 2 to 6 a minute after a median 8; a brand first seen at 1 an hour whose complaints jump
+to 25 an hour pages after a median 29 minutes.
 
 State: about 2.8 KB as JSON (`to_dict`), nearly all of it the 192 slot rates; about 2.5 us per
 event in CPython, about 150 us to store and load the state.
@@ -94,7 +109,7 @@ class BurstParams:
     """Tuning of the complaint-burst detector (the module docstring explains each)."""
 
     ratio: float = 2.0
-    h: float = 8.0
+    h: float = 10.0
     allowed_lateness_s: float = 120.0
     week_alpha: float = 1.0 / 240.0  # a slot sees 60 minutes a week: about 4 weeks of memory
     day_alpha: float = 1.0 / 1680.0  # 60 minutes a day: about 4 weeks
@@ -103,6 +118,12 @@ class BurstParams:
     floor_rate: float = 0.05  # per minute
     learn_clip_sd: float = 4.0  # a minute is learned as at most lam0 + this * sqrt(lam0) + 1
     warmup_minutes: int = 1440
+    prior_rate: float = 2.0 / 60.0  # per minute: a brand seen for the first time (2 an hour)
+    prior_minutes: int = 60  # the prior weighs as much as this many minutes of observation
+    recent_alpha: float = 1.0 / 60.0  # warm-up baseline: about an hour of memory
+    warm_boost: float = 0.5  # h is (1 + warm_boost) times higher at the start of the warm-up
+    warm_ratio: float = 4.0  # warming up, the CUSUM looks for this jump (ratio after)
+    jump_ratio: float = 4.0  # a second CUSUM, tuned to big jumps on small baselines
     calm_alpha: float = 0.2
     calm_ratio: float = 1.5
     calm_slack: float = 0.25
@@ -111,12 +132,13 @@ class BurstParams:
     peak_growth: float = 1.5
     llr_gain: float = field(init=False, repr=False, compare=False)  # ln(ratio)
     llr_cost: float = field(init=False, repr=False, compare=False)  # ratio - 1
+    jump_gain: float = field(init=False, repr=False, compare=False)  # ln(jump_ratio)
     caps: tuple[int, int, int] = field(init=False, repr=False, compare=False)  # n kept per level
 
     def __post_init__(self) -> None:
-        if not self.ratio > 1.0:
-            raise ValueError("ratio must be above 1")
-        for name in ("h", "floor_rate", "update_growth", "peak_growth", "calm_ratio"):
+        if not min(self.ratio, self.warm_ratio, self.jump_ratio) > 1.0:
+            raise ValueError("ratio, warm_ratio and jump_ratio must be above 1")
+        for name in ("h", "floor_rate", "update_growth", "peak_growth", "calm_ratio", "prior_rate"):
             if not getattr(self, name) > 0.0:
                 raise ValueError(f"{name} must be positive")
         for name in ("week_alpha", "day_alpha", "global_alpha", "calm_alpha"):
@@ -124,6 +146,8 @@ class BurstParams:
                 raise ValueError(f"{name} must be in (0, 1]")
         if not self.allowed_lateness_s >= 0.0 or not self.calm_slack >= 0.0:
             raise ValueError("allowed_lateness_s and calm_slack must not be negative")
+        if not self.warm_boost >= 0.0 or self.prior_minutes < 0:
+            raise ValueError("warm_boost and prior_minutes must not be negative")
         if self.learn_minutes < 1 or self.calm_minutes < 1 or self.warmup_minutes < 0:
             raise ValueError("learn_minutes and calm_minutes must be >= 1, warmup_minutes >= 0")
         # A level's count n only matters until the weight max(alpha, 1/n) has become alpha
@@ -137,6 +161,7 @@ class BurstParams:
             raise ValueError("learning horizons must fit 16 bits (alpha >= 1/65535)")
         object.__setattr__(self, "llr_gain", math.log(self.ratio))
         object.__setattr__(self, "llr_cost", self.ratio - 1.0)
+        object.__setattr__(self, "jump_gain", math.log(self.jump_ratio))
         object.__setattr__(self, "caps", caps)
 
 
@@ -163,6 +188,7 @@ class BurstState:
     glob: float = 0.0
     glob_n: int = 0
     cusum: float = 0.0
+    jump: float = 0.0  # the second CUSUM's statistic (jump_ratio); 0 while warming up
     calm: float = 0.0  # short-term EWMA of the per-minute count
     is_open: bool = False
     run_start: int = 0  # minute in which S last left 0
@@ -173,6 +199,8 @@ class BurstState:
     signalled_count: int = 0  # run_count at the last signal
     signalled_peak: int = 0  # run_peak at the last signal
     late: int = 0  # events refused because their minute had closed
+    recent: float = 0.0  # warm-up baseline: an EWMA of the last hour or so, from the prior
+    recent_n: int = 0
 
 
 class BurstSignal(NamedTuple):
@@ -262,7 +290,13 @@ def advance(
 def expected_rate(
     state: BurstState, minute: int, params: BurstParams = DEFAULT_BURST_PARAMS
 ) -> float:
-    """`lam0` of a minute: the baseline per-minute rate, interpolated and floored."""
+    """`lam0` of a minute: the baseline per-minute rate, interpolated and floored. While the
+    detector warms up it is the last hour's rate, leaning on the prior at first: a brand's
+    day rises and falls slowly, a moment of truth jumps."""
+    if state.minutes < params.warmup_minutes:
+        n, m = state.recent_n, params.prior_minutes
+        rate = (n * state.recent + m * params.prior_rate) / (n + m) if n < m else state.recent
+        return rate if rate > params.floor_rate else params.floor_rate
     hour, within = divmod(minute, MINUTES_PER_HOUR)
     slot = hour % HOURS_PER_WEEK
     position = (within + 0.5) / MINUTES_PER_HOUR - 0.5  # -0.5 .. 0.5 around the slot centre
@@ -280,9 +314,16 @@ def _slot_estimate(state: BurstState, slot: int, params: BurstParams) -> float:
     learn = params.learn_minutes
     hod = slot % HOURS_PER_DAY
     n_day = state.day_n[hod]
-    day = state.day[hod] if n_day >= learn else _blend(state.day[hod], n_day, state.glob, learn)
+    glob = _global_estimate(state, params)
+    day = state.day[hod] if n_day >= learn else _blend(state.day[hod], n_day, glob, learn)
     n_week = state.week_n[slot]
     return state.week[slot] if n_week >= learn else _blend(state.week[slot], n_week, day, learn)
+
+
+def _global_estimate(state: BurstState, params: BurstParams) -> float:
+    """The global rate, leaning on the prior as on `prior_minutes` minutes seen at its rate."""
+    n, m = state.glob_n, params.prior_minutes
+    return (n * state.glob + m * params.prior_rate) / (n + m) if n + m else state.glob
 
 
 def _blend(own: float, n: int, prior: float, learn: int) -> float:
@@ -299,7 +340,7 @@ def _close_through(state: BurstState, through: int, params: BurstParams) -> tupl
             signal = _close_minute(state, state.closed + 1, pending.pop(0), params)
             if signal is not None:
                 signals.append(signal)
-        elif state.cusum > 0.0 or state.is_open:
+        elif state.cusum > 0.0 or state.jump > 0.0 or state.is_open:
             signal = _close_minute(state, state.closed + 1, 0, params)
             if signal is not None:
                 signals.append(signal)
@@ -314,16 +355,35 @@ def _close_minute(
     state.closed = minute
     state.calm += params.calm_alpha * (count - state.calm)
     lam0 = expected_rate(state, minute, params)
-    if state.minutes < params.warmup_minutes:
+    warming = state.minutes < params.warmup_minutes
+    h, gain, cost = params.h, params.llr_gain, params.llr_cost
+    if warming:
         state.minutes += 1
-        _learn(state, minute, count, params)
-        return None
-    s = state.cusum + count * params.llr_gain - params.llr_cost * lam0
+        h *= 1.0 + params.warm_boost * (1.0 - state.minutes / params.warmup_minutes)
+        gain, cost = math.log(params.warm_ratio), params.warm_ratio - 1.0
+    s = state.cusum + count * gain - cost * lam0
     if s < 0.0:
         s = 0.0
+    jump = 0.0
+    if not warming:
+        jump = state.jump + count * params.jump_gain - (params.jump_ratio - 1.0) * lam0
+        if jump < 0.0:
+            jump = 0.0
+    quiet = state.cusum == 0.0 and state.jump == 0.0  # no evidence building before this minute
+    clip = lam0 + params.learn_clip_sd * math.sqrt(lam0) + 1.0
+    clipped = count if count <= clip else clip
+    if warming and (state.is_open or quiet):
+        # Warming up, a minute is learned (winsorized) unless evidence of a surge is
+        # building (S above 0): a brand's day is learned as it comes, a surge stands out
+        # against the hour before it, and an open one is learned until it calms (a brand
+        # first seen at a volume far above the prior settles so).
+        _learn(state, minute, clipped, params)
+        n = state.recent_n + 1
+        state.recent += max(params.recent_alpha, 1.0 / n) * (clipped - state.recent)
+        state.recent_n = min(n, params.prior_minutes)
     if not state.is_open:
-        if s > 0.0:
-            if state.cusum == 0.0:
+        if s > 0.0 or jump > 0.0:
+            if quiet:
                 state.run_start = minute
                 state.run_count = 0
                 state.run_expected = 0.0
@@ -332,17 +392,16 @@ def _close_minute(
             state.run_expected += lam0
             if count > state.run_peak:
                 state.run_peak = count
-        if state.cusum == 0.0:
-            clip = lam0 + params.learn_clip_sd * math.sqrt(lam0) + 1.0
-            _learn(state, minute, count if count <= clip else clip, params)
-        state.cusum = s
-        if s < params.h:
+        if quiet and not warming:
+            _learn(state, minute, clipped, params)
+        state.cusum, state.jump = s, jump
+        if s < h and jump < h:
             return None
         state.is_open = True
         state.calm_run = 0
         return _signal(state, BurstTransition.OPENED, minute, lam0)
 
-    state.cusum = s
+    state.cusum, state.jump = s, jump
     state.run_count += count
     state.run_expected += lam0
     if count > state.run_peak:
@@ -352,7 +411,7 @@ def _close_minute(
         if state.calm_run >= params.calm_minutes:
             signal = _signal(state, BurstTransition.RESOLVED, minute, lam0)
             state.is_open = False
-            state.cusum = 0.0
+            state.cusum = state.jump = 0.0
             state.calm_run = 0
             return signal
     else:
@@ -379,7 +438,7 @@ def _signal(
         state.run_peak,
         state.calm,
         lam0,
-        state.cusum,
+        max(state.cusum, state.jump),
     )
 
 
@@ -465,6 +524,7 @@ def evidence(signal: BurstSignal) -> dict[str, Any]:
     }
 
 
+WARM_KEYS_UNTIL = 1 << 30  # `w` is always stored (rows written before it lack it: zeros)
 _DOUBLES = struct.Struct(f"<{HOURS_PER_WEEK + HOURS_PER_DAY}d")
 _COUNTS = struct.Struct(f"<{HOURS_PER_WEEK + HOURS_PER_DAY}H")
 
@@ -484,6 +544,7 @@ def to_dict(state: BurstState) -> dict[str, Any]:
         "bn": _pack(_COUNTS, [*state.week_n, *state.day_n]),
         "g": [state.glob, state.glob_n],
         "s": state.cusum,
+        "s2": state.jump,
         "k": state.calm,
         "o": 1 if state.is_open else 0,
         "r": [
@@ -497,6 +558,8 @@ def to_dict(state: BurstState) -> dict[str, Any]:
         ],
         "l": state.late,
     }
+    if state.minutes < WARM_KEYS_UNTIL or state.recent_n:
+        out["w"] = [state.recent, state.recent_n]
     return out
 
 
@@ -519,6 +582,7 @@ def from_dict(data: dict[str, Any]) -> BurstState:
         glob=float(glob),
         glob_n=int(glob_n),
         cusum=float(data["s"]),
+        jump=float(data.get("s2", 0.0)),
         calm=float(data["k"]),
         is_open=bool(data["o"]),
         run_start=int(start),
@@ -529,6 +593,8 @@ def from_dict(data: dict[str, Any]) -> BurstState:
         signalled_count=int(s_count),
         signalled_peak=int(s_peak),
         late=int(data.get("l", 0)),
+        recent=float(data.get("w", (0.0, 0))[0]),
+        recent_n=int(data.get("w", (0.0, 0))[1]),
     )
 
 

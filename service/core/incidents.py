@@ -8,7 +8,9 @@ The rule (`observe`), on top of each alert's own lifecycle (service.core.alerts)
   incident: `incident_id` is its `alert_id`.
 - A moment of truth is the incident of its brand (its *scope*). A product's complaints count
   in the burst of the brand they name (service.core.signals.posts_for), with the products in
-  the evidence, so one episode is one alert.
+  the evidence. The brand's detectors per failure category (`subject.topic`, e.g.
+  `cancellation_delay`) and overall are one incident: the first to open leads it and pages,
+  the others that open while it is open (or within `FOLD_AFTER_S` after) fold into it.
 - A critic alert scoped to a brand (its `subject.topic`) that opens while that brand's moment
   of truth is open, or within `FOLD_AFTER_S` of its resolving, is **folded** into it: its
   `incident_id` is the moment of truth's, and it never pages (it keeps its records, so a
@@ -86,11 +88,12 @@ def route_key_of(record: Mapping[str, Any]) -> str:
 
 
 def route_key_from_dedup(dedup_key: str) -> str:
-    """Best effort for an action keyed by its dedup_key (before incidents): exact for moments
-    of truth and clusters; for a critic, the topic is taken after the last `:`."""
+    """Best effort for an action keyed by its dedup_key (before incidents): exact for
+    clusters and for ids without `:`; a critic's topic is taken after the last `:`, and a
+    moment of truth's failure category (`moment_of_truth:acme:outage`) likewise."""
     kind, _, rest = dedup_key.partition(":")
     if kind == MOMENT:
-        return INCIDENT_PREFIX + rest
+        return INCIDENT_PREFIX + (rest.rpartition(":")[0] if ":" in rest else rest)
     if kind == CRITIC and ":" in rest:
         return INCIDENT_PREFIX + rest.rpartition(":")[2]
     return dedup_key
@@ -98,13 +101,18 @@ def route_key_from_dedup(dedup_key: str) -> str:
 
 @dataclass(slots=True)
 class Incident:
-    """A scope's moment of truth, as far as folding needs it, and its influential critics."""
+    """A scope's moments of truth, as far as folding needs them: the one that opened first
+    (its alert_id is the incident's), those still open, and the influential critics."""
 
     alert_id: str
-    dedup_key: str
-    is_open: bool = True
-    resolved_at: float | None = None
+    dedup_key: str  # the first moment of truth's
+    open_keys: list[str] = field(default_factory=list)  # moments of truth open in it
+    resolved_at: float | None = None  # when the last of them closed
     critics: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def is_open(self) -> bool:
+        return bool(self.open_keys)
 
     def takes(self, at: float) -> bool:
         """Does an alert that opens at `at` fold into this incident?"""
@@ -112,18 +120,27 @@ class Incident:
             return True
         return self.resolved_at is not None and at <= self.resolved_at + FOLD_AFTER_S
 
+    def track(self, dedup_key: str, entry: AlertEntry, at: float) -> None:
+        """Note whether one of its moments of truth is open after a step at `at`."""
+        keys = [k for k in self.open_keys if k != dedup_key]
+        if entry.is_open:
+            keys.append(dedup_key)
+        elif self.open_keys and not keys:
+            self.resolved_at = entry.resolved_at if entry.resolved_at is not None else at
+        self.open_keys = keys
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "i": self.alert_id,
             "k": self.dedup_key,
-            "o": self.is_open,
+            "o": self.open_keys,
             "x": self.resolved_at,
             "c": self.critics,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Incident:
-        return cls(data["i"], data["k"], bool(data["o"]), data["x"], list(data["c"]))
+        return cls(data["i"], data["k"], list(data["o"]), data["x"], list(data["c"]))
 
 
 class AlertStore(Protocol):
@@ -155,11 +172,13 @@ def observe(
     out = [emitted]
     if signal.kind == MOMENT and scope is not None:
         incident = store.incident(scope)
-        if incident is None or incident.alert_id != entry.alert_id:
-            incident = Incident(entry.alert_id, key)
-        incident.is_open, incident.resolved_at = entry.is_open, entry.resolved_at
+        if incident is None or not _belongs(incident, entry, was, record, signal.at):
+            incident = Incident(entry.alert_id, key)  # a new incident, led by this alert
+        incident.track(key, entry, signal.at)
         store.put_incident(scope, incident)
-        record["incident_id"] = entry.alert_id
+        record["incident_id"] = incident.alert_id
+        if incident.alert_id != entry.alert_id:
+            out[0] = Emitted(record, False)  # another category's burst of the same incident
         if incident.critics:
             record["evidence"]["influential_critics"] = copy.deepcopy(incident.critics)
         return out
@@ -178,6 +197,22 @@ def observe(
         if update is not None:
             out.append(update)
     return out
+
+
+def _belongs(
+    incident: Incident,
+    entry: AlertEntry,
+    was: tuple[str, Any] | None,
+    record: dict[str, Any],
+    at: float,
+) -> bool:
+    """Is this moment of truth part of the scope's incident: its lead, already folded in,
+    or opening while the incident takes alerts?"""
+    if incident.alert_id == entry.alert_id:
+        return True
+    if was is not None and was[0] == entry.alert_id:
+        return bool(was[1] == incident.alert_id)
+    return record["state"] == "open" and incident.takes(at)
 
 
 def _list_critic(
@@ -240,8 +275,8 @@ def act_on(
         if entry.record.get("kind") == MOMENT:
             scope = entry.record["subject"]["id"]
             incident = store.incident(scope)
-            if incident is not None and incident.alert_id == entry.alert_id:
-                incident.is_open, incident.resolved_at = entry.is_open, entry.resolved_at
+            if incident is not None and incident.alert_id == entry.record.get("incident_id"):
+                incident.track(dedup_key, entry, at)
                 store.put_incident(scope, incident)
     return emitted
 

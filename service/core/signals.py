@@ -47,6 +47,7 @@ class SignalParams:
     min_influence: float = 10.0
     change: change.ChangeParams = change.DEFAULT_CHANGE_PARAMS
     tie: TieParams = DEFAULT_TIE_PARAMS
+    burst: burst.BurstParams = burst.DEFAULT_BURST_PARAMS
 
 
 def posts_for(
@@ -67,9 +68,9 @@ def posts_for(
     if interaction.inbound is False:
         # The source marks the author as the company: its row learns so, and then neither
         # its posts nor the replies it draws reach a detector (`CriticRow.desk`).
-        mark = {"op": "post", "role": "own", "brand_account": True}
+        mark = {"op": "post", "role": "own", "brand_account": True, "scopes": [], "brands": []}
         mark |= {"event_id": interaction.event_id, "t": interaction.event_time, "s": 0.0}
-        return [(interaction.actor, mark)]
+        return [(interaction.actor, mark | {"excerpt": "", "failure": []})]
     post = {
         "op": "post",
         "role": "own",
@@ -262,19 +263,29 @@ def _negative_topic(messages: list[dict[str, Any]]) -> str | None:
 @dataclass(slots=True)
 class BurstRow:
     """A burst row held as objects: what a long-lived caller (the replay) keeps between
-    complaints and ticks, so the 192-slot state is not decoded and encoded on every one."""
+    complaints and ticks, so the 192-slot states are not decoded and encoded on every one.
+
+    One detector counts all of the brand's complaints, and one per failure category seen
+    (`categories`), so a surge of cancellations stands out even inside everyday delays."""
 
     state: burst.BurstState = field(default_factory=burst.BurstState)
     recent: list[dict[str, Any]] = field(default_factory=list)  # complaints, newest first
+    categories: dict[str, burst.BurstState] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, row: dict[str, Any]) -> BurstRow:
         state = burst.from_dict(row["b"]) if row["b"] else burst.BurstState()
-        return cls(state, row["r"])
+        by_category = {name: burst.from_dict(data) for name, data in row.get("k", {}).items()}
+        return cls(state, row["r"], by_category)
 
     def to_dict(self) -> dict[str, Any]:
-        """The stored form. b: burst state, r: recent complaints, newest first."""
-        return {"b": burst.to_dict(self.state), "r": self.recent}
+        """The stored form. b: burst state, r: recent complaints, newest first, k: the
+        state per failure category (rows written before them lack k)."""
+        return {
+            "b": burst.to_dict(self.state),
+            "r": self.recent,
+            "k": {name: burst.to_dict(state) for name, state in self.categories.items()},
+        }
 
 
 def burst_step(
@@ -289,16 +300,32 @@ def burst_step(
 def burst_apply(
     row: BurstRow, brand: str, record: dict[str, Any], params: SignalParams
 ) -> list[AlertSignal]:
-    """`burst_step` on a live row, updated in place: the alert signals."""
+    """`burst_step` on a live row, updated in place: the alert signals, overall first, then
+    each category's (its name as the signal's topic)."""
+    t = float(record["t"])
+    detectors: list[tuple[str | None, burst.BurstState]] = [(None, row.state)]
     if record.get("op") == "tick":
-        steps = burst.advance(row.state, float(record["t"]))
+        detectors += sorted(row.categories.items())
+        steps = [
+            (topic, step)
+            for topic, state in detectors
+            for step in burst.advance(state, t, params.burst)
+        ]
     else:
-        steps = burst.add(row.state, float(record["t"]), close=False).signals
+        for category in record.get("failure", ()):
+            if category not in row.categories:
+                row.categories[category] = burst.BurstState()
+        named = sorted((c, row.categories[c]) for c in set(record.get("failure", ())))
+        steps = [
+            (topic, step)
+            for topic, state in [*detectors, *named]
+            for step in burst.add(state, t, params=params.burst, close=False).signals
+        ]
         row.recent = [record, *row.recent][:RECENT_COMPLAINTS]
-    return [
-        burst_signal(step, brand, extra=burst_evidence(row.recent, params.min_influence))
-        for step in steps
-    ]
+    if not steps:
+        return []
+    extra = burst_evidence(row.recent, params.min_influence)
+    return [burst_signal(step, brand, topic=topic, extra=extra) for topic, step in steps]
 
 
 def burst_evidence(recent: list[dict[str, Any]], min_influence: float) -> dict[str, Any]:

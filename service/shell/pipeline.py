@@ -17,10 +17,12 @@ from faust.types import TableT
 
 from service.config import Settings
 from service.core.brand_accounts import NO_BRAND_ACCOUNTS, BrandAccounts
+from service.core.burst import BurstParams
 from service.core.envelope import pack
 from service.core.failure import FailureClassifier
 from service.core.optout import OptOutRegistry
 from service.core.sentiment import SentimentScorer
+from service.core.signals import SignalParams
 from service.core.ties import DEFAULT_TIE_PARAMS, TieParams
 from service.core.validation import EventValidator
 from service.shell.codecs import use_codec
@@ -145,4 +147,12 @@ def tie_params(settings: Settings) -> TieParams:
         weight_reply=settings.weight_reply,
         dedup_horizon_s=settings.dedup_horizon_days * 86400.0,
         strong_tie_threshold=settings.strong_tie_threshold,
+    )
+
+
+def signal_params(settings: Settings) -> SignalParams:
+    """The detectors' parameters: critic gate, ties, and the burst prior."""
+    prior = BurstParams(prior_rate=settings.burst_prior_per_hour / 60.0)
+    return SignalParams(
+        min_influence=settings.critic_min_influence, tie=tie_params(settings), burst=prior
     )

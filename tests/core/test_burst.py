@@ -104,13 +104,28 @@ def test_false_alarms_over_seasonal_traffic_are_under_one_a_week() -> None:
 def test_the_first_two_weeks_from_a_cold_start_raise_few_alarms() -> None:
     """While week slots lean on hour-of-day priors (which blur weekdays and the two quieter
     days) the rate is higher: 3 in the first 2 weeks with this seed (about 1.4 a week over
-    6 seeds), none in the first day (the warm-up)."""
+    6 seeds), none in the first day, with a prior at the brand's scale (4 a minute)."""
     rng = random.Random(0)
     state = BurstState()
-    alarms = opened(feed(state, rng, 0, 2 * WEEK))
+    params = BurstParams(prior_rate=4.0)
+    alarms = opened(feed(state, rng, 0, 2 * WEEK, params=params))
     print(f"cold start: {len(alarms)} false alarms in 2 weeks")
     assert len(alarms) <= 4
     assert all(s.at >= T0 + 86400 for s in alarms)
+
+
+def test_a_big_brand_first_seen_far_above_the_prior_pages_once_and_settles() -> None:
+    """240 complaints an hour against the default prior of 2: indistinguishable from a
+    crisis at first sight, so it opens once, then learns its volume and resolves."""
+    rng = random.Random(0)
+    state = BurstState()
+    signals = feed(state, rng, 0, 2 * WEEK)
+    first_day = [s for s in signals if s.at < T0 + 86400]
+    assert [s.transition for s in first_day if s.transition != BurstTransition.UPDATE] == [
+        BurstTransition.OPENED,
+        BurstTransition.RESOLVED,
+    ]
+    assert first_day[-1].at - first_day[0].at <= 2 * 3600
 
 
 def test_a_stable_day_after_learning_raises_no_alarm() -> None:
@@ -123,7 +138,7 @@ def test_a_stable_day_after_learning_raises_no_alarm() -> None:
     assert opened(feed(state, rng, 3 * WEEK, 3 * WEEK + 1440)) == []
 
 
-def test_a_2x_burst_over_a_learned_baseline_is_caught_in_about_seven_minutes() -> None:
+def test_a_2x_burst_over_a_learned_baseline_is_caught_in_about_eight_minutes() -> None:
     rng = random.Random(3)
     state = BurstState()
     feed(state, rng, 0, 3 * WEEK)
@@ -147,7 +162,7 @@ def test_a_2x_burst_over_a_learned_baseline_is_caught_in_about_seven_minutes() -
     print(f"2x burst: median {median}, mean {statistics.mean(delays):.1f}, max {max(delays)} "
           f"minutes over {len(delays)} bursts")  # fmt: skip
     assert median <= 8
-    assert max(delays) <= 30
+    assert max(delays) <= 40
 
 
 @pytest.mark.parametrize(("mean", "bound"), [(2.0, 13), (4.0, 7), (8.0, 5)])
@@ -282,11 +297,14 @@ def test_a_year_of_silence_costs_a_bounded_step() -> None:
     assert all(rate < 1e-3 for rate in state.week)  # a year of zeros is learned as zeros
 
 
-def test_no_alarm_during_warm_up() -> None:
+def test_the_warm_up_raises_the_bar_but_never_mutes() -> None:
     state = BurstState()
     rng = random.Random(7)
-    signals = feed(state, rng, 0, P.warmup_minutes - 10, lambda m: 0.5 if m < 600 else 20.0)
-    assert signals == []
+    params = BurstParams(prior_rate=0.5)  # the brand's everyday 30 an hour
+    rate: Callable[[int], float] = lambda m: 0.5 if m < 600 else 20.0  # noqa: E731
+    signals = feed(state, rng, 0, P.warmup_minutes - 10, rate, params=params)
+    first = opened(signals)
+    assert first and T0 + 600 * 60 <= first[0].at <= T0 + 610 * 60, "a 40x jump on day one"
 
 
 def test_a_sparse_brand_opens_on_a_real_cluster_of_complaints_only() -> None:

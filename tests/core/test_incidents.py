@@ -124,8 +124,8 @@ ids = st.text(st.characters(blacklist_characters=":", blacklist_categories=["Cs"
 def test_an_action_keyed_by_its_dedup_key_finds_the_same_route(
     kind: Kind, subject: str, topic: str | None
 ) -> None:
-    if kind != "influencer_turned_negative":
-        topic = None  # only critics are scoped by topic
+    if kind == "emerging_cluster":
+        topic = None  # critics and moments of truth (by failure category) have topics
     assert route_key_from_dedup(dedup_key_for(kind, subject, topic)) == route_key(
         kind, subject, topic
     )
@@ -143,3 +143,15 @@ def test_a_product_complaint_counts_in_its_brand_burst_with_the_product_as_evide
     branded = post(("acme",))
     assert branded["brands"] == ["acme"] and branded["products"] == ["acme-router"]
     assert post(())["brands"] == ["acme-router"], "a product alone is its own subject"
+
+
+def test_a_category_burst_of_an_open_incident_folds_and_the_incident_stays_open() -> None:
+    book = IncidentBook()
+    outage = AlertSignal("moment_of_truth", "acme", "opened", T0, 20.0, T0 - 600, {}, "outage")
+    [(lead, paged)] = records(book, outage)
+    [(overall, overall_pages)] = records(book, moment("opened", T0 + 60))
+    assert paged and not overall_pages and overall["incident_id"] == lead["alert_id"]
+    records(book, AlertSignal("moment_of_truth", "acme", "resolved", T0 + 600, 1.0, T0, {},
+                              "outage"))  # fmt: skip
+    folded = records(book, critic("k13", "opened", T0 + 700))
+    assert not folded[0][1], "the overall burst is still open: the incident too"

@@ -25,7 +25,7 @@ def replay(scenario: Scenario) -> AlertReplay:
 def test_the_planted_burst_opens_within_minutes_grows_and_resolves() -> None:
     scenario = build_scenario()
     records = [r for r in replay(scenario).records if r["kind"] == "moment_of_truth"]
-    brand = [r for r in records if r["subject"]["id"] == BRAND]
+    brand = [r for r in records if r["subject"] == {"type": "brand", "id": BRAND, "topic": None}]
     assert brand[0]["state"] == "open" and brand[-1]["state"] == "resolved"
     assert sum(r["state"] == "open" for r in brand) == 1, "a storm is one alert plus updates"
     opened = brand[0]
@@ -72,5 +72,7 @@ def test_the_demo_pages_once_for_the_critic_and_once_for_the_outage() -> None:
     outage = [r for r in run.records if r["kind"] == "moment_of_truth"]
     assert {r["subject"]["id"] for r in outage} == {BRAND}, "the router's burst is acme's"
     assert outage[0]["evidence"]["products"]["acme-router"] > 0
-    critics = outage[-1]["evidence"]["influential_critics"]
+    lead = [r for r in outage if r["alert_id"] == paged[1]["alert_id"]]
+    assert lead[0]["subject"]["topic"] == "outage", "the outage category opens first"
+    critics = lead[-1]["evidence"]["influential_critics"]
     assert len(critics) >= 5 and CRITIC in {c["id"] for c in critics}

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from service.core.signals import SignalParams, critic_step
+from service.core.signals import critic_step
+from service.shell.pipeline import signal_params
 from service.shell.stages.alert_publisher import send_signal
 
 if TYPE_CHECKING:
@@ -23,9 +24,7 @@ if TYPE_CHECKING:
 class CriticStage:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
-        self.params = SignalParams(
-            min_influence=pipeline.settings.critic_min_influence, tie=pipeline.tie_params
-        )
+        self.params = signal_params(pipeline.settings)
 
     async def on_post(self, person: str, post: dict[str, Any], state: PersonState) -> None:
         """One post through the person's detector; its row is kept in `state.critic`."""

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from service.core.signals import BurstRow, SignalParams, burst_apply
+from service.shell.pipeline import signal_params
 from service.shell.stages.alert_publisher import send_signal
 from service.shell.stages.batches import batches
 from service.shell.stages.parking import park_after_error, park_batch_after_error
@@ -37,7 +38,7 @@ def register(pipeline: Pipeline) -> None:
     app = pipeline.app
     table = pipeline.table("bursts")
     complaints = pipeline.topics["complaints"]
-    params = SignalParams(min_influence=pipeline.settings.critic_min_influence)
+    params = signal_params(pipeline.settings)
 
     @app.agent(complaints, name="closeknit.bursts")
     async def bursts(stream: StreamT) -> None:
