@@ -26,6 +26,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from hashlib import blake2b
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,8 @@ class SupportPattern:
 
     posts: int = 0
     replies: int = 0
+    # Short hashes of whom it replied to, never the ids: the row is another person's, and
+    # must not name someone who opts out (distinct hashes count distinct people).
     replied_to: list[str] = field(default_factory=list)
     marked: bool = False  # the source said so (`inbound: false` on one of its posts)
 
@@ -130,8 +133,9 @@ class SupportPattern:
         self.posts += 1
         if reply_to is not None:
             self.replies += 1
-            if reply_to not in self.replied_to and len(self.replied_to) < self.KEEP:
-                self.replied_to.append(reply_to)
+            mark = blake2b(reply_to.encode(), digest_size=6).hexdigest()
+            if mark not in self.replied_to and len(self.replied_to) < self.KEEP:
+                self.replied_to.append(mark)
 
     def suspected(self, account: str) -> bool:
         if self.posts == 0 or self.replies < self.MIN_REPLY_SHARE * self.posts:

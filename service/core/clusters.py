@@ -28,16 +28,30 @@ Metrics of a cluster C over the strong-tie graph: size; internal edges and densi
 tie strength; boundary weight (ties leaving C); cohesion = internal / (internal + boundary);
 growth (members gained over the window, and that as a rate of the size at the window's start).
 
+Something new, not the graph filling in: while the graph is bootstrapping (the first
+`bootstrap_window_s` of event time the tracker sees, and then as long as the people with strong
+ties grow by more than `bootstrap_growth` a window, or the ties' history, from the earliest
+first interaction, is shorter than `bootstrap_min_history_s`: a replay's first days, a new
+deployment whose graph is still being read in) nothing is emerging, and the clusters seen then
+are `preexisting`, as is a new cluster most of whose members come from one preexisting cluster
+(a split or a re-formation). A cluster must keep its id (identity matching) for
+`emerging_min_span_s` of event time before it counts, so one that merges back within that span
+never pages. Growth is counted from the bootstrap's end. Absorbing another cluster is not growth
+(the absorber's growth restarts at the merge), and a cluster is news once: after its emerging
+alert opened, it does not open another for `emerging_repage_s`.
+
 Emerging cluster (`ClusterParams`): a cluster younger than `emerging_max_age_s` with at least
 `emerging_min_size` members, density >= `emerging_min_density` and mean tie strength >=
-`emerging_min_strength`; or any cluster of that size whose growth rate reaches
-`emerging_growth_rate`. The alert stays open while the bars hold at `hysteresis` times their
-value (age no longer matters then); it resolves when they fail or the cluster merges or
-dissolves. Its score is the cohesion (alerts.py bands: warning 0.5, critical 0.8). Evidence: the
-members, the critical ties (the strongest internal ones), the people (central members by
-internal strength, bridges: members with the most weight to other clusters, and in a small
-cluster the brokers with the highest betweenness inside it), the topics discussed (scope
-weights summed over internal ties) and, when the caller passes per-member sentiment, its mean.
+`emerging_min_strength`, not preexisting; or any cluster of that size whose growth rate reaches
+`emerging_growth_rate`. Either must be at least `emerging_min_span_s` old, with ties that mostly
+(the median) began within `emerging_max_tie_age_s`: new relationships. The alert stays open
+while the bars hold at `hysteresis` times their value (age no longer matters then); it resolves
+when they fail or the cluster merges or dissolves. Its score is the cohesion (alerts.py bands:
+warning 0.5, critical 0.8). Evidence: the members, the critical ties (the strongest internal
+ones), the people (central members by internal strength, bridges: members with the most weight
+to other clusters, and in a small cluster the brokers with the highest betweenness inside it),
+the topics discussed (scope weights summed over internal ties) and, when the caller passes per-
+member sentiment, its mean.
 """
 
 from __future__ import annotations
@@ -88,6 +102,12 @@ class ClusterParams:
     emerging_min_strength: float = 0.7  # mean internal tie strength (strong ties start at 0.6)
     emerging_growth_rate: float = 1.0  # doubled within the growth window
     emerging_max_age_s: float = 14 * DAY_S
+    emerging_min_span_s: float = DAY_S  # persist this long (same id) before it is emerging
+    emerging_repage_s: float = 14 * DAY_S  # a cluster is news once in this span, not again
+    emerging_max_tie_age_s: float = 7 * DAY_S  # its ties began this recently (the median)
+    bootstrap_window_s: float = DAY_S  # the graph is bootstrapping while it grows ...
+    bootstrap_growth: float = 0.1  # ... by more than this share per window (and in window 1)
+    bootstrap_min_history_s: float = 7 * DAY_S  # ... and while its ties' history is shorter
     hysteresis: float = 0.8
     top_ties: int = 10
     top_people: int = 5  # per role: central, bridge, broker
@@ -163,6 +183,8 @@ class Cluster:
     metrics: ClusterMetrics | None = None
     alert_since: float | None = None  # event time its emerging alert opened; None: none open
     alert_members: frozenset[str] = frozenset()  # members at the last signal
+    preexisting: bool = False  # seen while the graph was bootstrapping: not new
+    emerged_at: float | None = None  # event time its last emerging alert opened
 
     def size_at(self, t: float) -> int:
         """The size at event time `t` (the birth size before birth)."""
@@ -216,6 +238,33 @@ class ClusterTracker:
         self.clusters: dict[str, Cluster] = {}
         self._next = 1
         self.now = -math.inf
+        self.first_seen: float | None = None
+        self.edge_samples: list[tuple[float, int]] = []  # (event time, people with strong ties)
+        self.bootstrapping = True
+
+    def _still_bootstrapping(self, now: float, nodes: int, origin: float) -> bool:
+        """Is the graph still being filled in (a new deployment, a replay's first days)?
+        For the first `bootstrap_window_s` of event time, and then while the people with
+        strong ties grew by more than `bootstrap_growth` over the last window. Once over, it
+        stays over."""
+        p = self.params
+        if not self.bootstrapping:
+            return False
+        if self.first_seen is None:
+            self.first_seen = now
+        samples = self.edge_samples
+        if not samples or samples[-1][0] < now:
+            samples.append((now, nodes))
+        start = now - p.bootstrap_window_s
+        while len(samples) > 1 and samples[1][0] <= start:
+            samples.pop(0)
+        if now - self.first_seen < p.bootstrap_window_s:
+            return True
+        if now - origin < p.bootstrap_min_history_s:
+            return True  # the relationships themselves began only days ago
+        base = samples[0][1]
+        self.bootstrapping = base == 0 or (nodes - base) / base > p.bootstrap_growth
+        return self.bootstrapping
 
     def get(self, cluster_id: str) -> Cluster | None:
         return self.clusters.get(cluster_id)
@@ -244,6 +293,8 @@ class ClusterTracker:
         """
         p = self.params
         self.now = max(self.now, now)
+        was_booting = self.bootstrapping
+        booting = self._still_bootstrapping(now, len(graph), graph.origin)
         groups = communities.values() if isinstance(communities, Mapping) else communities
         fresh = [frozenset(g) for g in groups]
         fresh = [g for g in fresh if len(g) >= p.min_size]
@@ -297,6 +348,8 @@ class ClusterTracker:
             # 2. split or forming
             parent = _dominant(overlaps[j])
             new = Cluster(id=self._take_id(), members=g, born=now, updated=now)
+            if parent is not None and overlaps[j][parent] * 2 >= len(g):
+                new.preexisting = old[parent].preexisting  # a re-formation of what was there
             ids[j] = new.id
             updated[new.id] = new
             if parent is not None and overlaps[j][parent] * 2 >= len(g) and parent in match_old:
@@ -321,6 +374,9 @@ class ClusterTracker:
                     best_j, best = j, inter
             if best_j >= 0 and best * 2 >= len(c.members):
                 events.append(ClusterEvent("merged", cid, now, len(c.members), (ids[best_j],)))
+                # Absorbing a cluster is not growth: the absorber's growth restarts here.
+                absorber = updated[ids[best_j]]
+                absorber.history = [(now, len(absorber.members))]
             else:
                 events.append(ClusterEvent("dissolved", cid, now, len(c.members)))
             if c.alert_since is not None:
@@ -338,6 +394,10 @@ class ClusterTracker:
                 external_owner[u] = cid
         for j in range(len(fresh)):
             c = updated[ids[j]]
+            if booting:
+                c.preexisting = True  # there before the graph was whole: never "new"
+            elif was_booting:
+                c.history = []  # filling the graph in was not growth: count from here
             c._record(now, p.growth_window_s)
             c.metrics = cluster_metrics(c.members, graph)
             state = self._state(c, now)
@@ -345,6 +405,8 @@ class ClusterTracker:
                 c.state = state
                 if state in ("growing", "shrinking"):
                     events.append(ClusterEvent(state, c.id, now, len(c.members)))
+            if booting:
+                continue  # no emerging alerts while the graph is being filled in
             step = self._emerging_step(c, graph, now, sentiment, influence, external_owner)
             if step is not None:
                 signals.append(cluster_signal(step))
@@ -377,15 +439,24 @@ class ClusterTracker:
         alerting = c.alert_since is not None
         factor = p.hysteresis if alerting else 1.0
         sized = metrics.size >= p.emerging_min_size
+        # To open, the cluster must have kept its id a while and its ties must be new
+        # relationships (members moving between old groups are not news).
+        seasoned = sized and now - c.born >= p.emerging_min_span_s
+        news = alerting or (
+            seasoned and now - _median_began(c.members, graph) <= p.emerging_max_tie_age_s
+        )
         tight = (
             sized
+            and news
             and metrics.density >= p.emerging_min_density * factor
             and metrics.mean_tie_strength >= p.emerging_min_strength * factor
-            and (alerting or now - c.born <= p.emerging_max_age_s)
+            and (alerting or (not c.preexisting and now - c.born <= p.emerging_max_age_s))
         )
-        fast = sized and rate >= p.emerging_growth_rate * factor
+        fast = sized and news and rate >= p.emerging_growth_rate * factor
         if not alerting and not (tight or fast):
             return None
+        if not alerting and c.emerged_at is not None and now - c.emerged_at < p.emerging_repage_s:
+            return None  # it was news already: not again so soon
         if alerting and not (tight or fast):
             c.alert_since = None
             c.alert_members = frozenset()
@@ -395,7 +466,7 @@ class ClusterTracker:
             return None  # nothing new to say
         what: Step = "update" if alerting else "opened"
         if not alerting:
-            c.alert_since = now
+            c.alert_since = c.emerged_at = now
         c.alert_members = c.members
         evidence = self._evidence(c, graph, now, sentiment, influence, owner, tight, fast)
         return EmergingStep(c.id, what, now, metrics.cohesion, c.born, evidence)
@@ -503,6 +574,7 @@ class ClusterTracker:
             "next": self._next,
             "now": None if self.now == -math.inf else self.now,
             "clusters": [_cluster_to_dict(c) for c in self.clusters.values()],
+            "boot": [self.first_seen, self.bootstrapping, [list(x) for x in self.edge_samples]],
         }
 
     @classmethod
@@ -515,6 +587,10 @@ class ClusterTracker:
         for stored in data["clusters"]:
             c = _cluster_from_dict(stored)
             out.clusters[c.id] = c
+        # A state from before bootstrap tracking was running already: not bootstrapping.
+        first_seen, booting, samples = data.get("boot", (out.now, False, []))
+        out.first_seen, out.bootstrapping = first_seen, bool(booting)
+        out.edge_samples = [(float(t), int(n)) for t, n in samples]
         return out
 
     def _take_id(self) -> str:
@@ -547,6 +623,14 @@ def cluster_signal(step: EmergingStep, extra: Mapping[str, Any] | None = None) -
 
 
 # -- metrics and evidence (pure functions of members and the graph) --------------------------
+
+
+def _median_began(members: frozenset[str], graph: StrongTieGraph) -> float:
+    """The median first interaction of the internal ties: how new the relationships are."""
+    began = sorted(
+        graph.began(u, v) for u in members for v in graph.neighbors(u) if v in members and u < v
+    )
+    return began[len(began) // 2] if began else -math.inf
 
 
 def cluster_metrics(members: frozenset[str] | set[str], graph: StrongTieGraph) -> ClusterMetrics:
@@ -709,6 +793,8 @@ def _cluster_to_dict(c: Cluster) -> dict[str, Any]:
         "h": [list(point) for point in c.history],
         "a": c.alert_since,
         "am": sorted(c.alert_members),
+        "p": c.preexisting,
+        "e": c.emerged_at,
     }
 
 
@@ -722,4 +808,6 @@ def _cluster_from_dict(data: Mapping[str, Any]) -> Cluster:
         history=[(float(t), int(n)) for t, n in data["h"]],
         alert_since=None if data["a"] is None else float(data["a"]),
         alert_members=frozenset(data["am"]),
+        preexisting=bool(data.get("p", False)),
+        emerged_at=data.get("e"),
     )

@@ -98,6 +98,7 @@ class TieEdge:
     seq: int | None  # the dyad snapshot's seq; older or equal snapshots are ignored
     expires_at: float  # when the strength falls below the threshold (inf: never)
     scopes: dict[str, float]  # scope -> w_ab + w_ba at `ref`: what the pair talks about
+    began: float = -math.inf  # the pair's first interaction (the snapshot's first seen)
 
 
 class StrongTieGraph:
@@ -106,6 +107,7 @@ class StrongTieGraph:
     def __init__(self, params: GraphParams = DEFAULT_GRAPH_PARAMS) -> None:
         self.params = params
         self.now = -math.inf  # the graph clock: the newest snapshot ref or expire time seen
+        self.origin = math.inf  # the earliest first interaction of any tie seen: its history
         self.total_weight = 0.0  # m: the sum of edge weights
         self._adj: dict[str, dict[str, float]] = {}
         self._strength: dict[str, float] = {}
@@ -159,6 +161,11 @@ class StrongTieGraph:
         factor = self._decay(e, self.now if now is None else now)
         return {scope: w * factor for scope, w in e.scopes.items()}
 
+    def began(self, a: str, b: str) -> float:
+        """When the pair first interacted (-inf when unknown or absent)."""
+        e = self._edges.get(_key(a, b))
+        return -math.inf if e is None else e.began
+
     def strength_at(self, a: str, b: str, now: float) -> float:
         """The tie's strength decayed to `now` (its weight for a static edge; 0.0 if absent)."""
         e = self._edges.get(_key(a, b))
@@ -194,6 +201,13 @@ class StrongTieGraph:
         ref = float(snapshot["ref"])
         if not math.isfinite(ref):
             raise ValueError(f"snapshot ref must be finite, got {ref!r}")
+        began = min(
+            (float(t) for t in (snapshot.get("first_seen_ab"), snapshot.get("first_seen_ba"))
+             if t is not None),
+            default=ref,
+        )  # fmt: skip
+        if began < self.origin:
+            self.origin = began
         strength = float(snapshot["strength"])
         if not 0.0 <= strength < 1.0:
             raise ValueError(f"strength must be in [0, 1), got {strength!r}")
@@ -213,7 +227,8 @@ class StrongTieGraph:
             expires_at = at + math.log(mass / threshold_mass) / tie.decay_rate
         else:
             expires_at = _NEVER
-        return self._put(key, TieEdge(weight, mass, at, seq, expires_at, scopes), current)
+        edge = TieEdge(weight, mass, at, seq, expires_at, scopes, began)
+        return self._put(key, edge, current)
 
     def set_weight(
         self, a: str, b: str, weight: float, scopes: Mapping[str, float] | None = None
@@ -230,7 +245,8 @@ class StrongTieGraph:
         current = self._edges.get(key)
         if weight <= 0.0:
             return self._drop(key) if current is not None else None
-        edge = TieEdge(weight, 0.0, self.now, None, _NEVER, dict(scopes or {}))
+        began = current.began if current is not None else self.now
+        edge = TieEdge(weight, 0.0, self.now, None, _NEVER, dict(scopes or {}), began)
         return self._put(key, edge, current)
 
     def add_weight(self, a: str, b: str, delta: float) -> EdgeChange | None:

@@ -213,8 +213,12 @@ def test_details_name_the_critical_ties_central_members_bridges_and_topics() -> 
 # -- emerging clusters -------------------------------------------------------------------------
 
 
+# The bars of an emerging cluster alone: no bootstrap, no persistence span (both below).
+EAGER = ClusterParams(bootstrap_window_s=0, bootstrap_min_history_s=0, emerging_min_span_s=0)
+
+
 def test_a_planted_tight_group_fires_an_emerging_signal_with_evidence() -> None:
-    t = Tribes()
+    t = Tribes(EAGER)
     tribe = people("fan", 6)
     t.clique(tribe, 0.9, scopes={"acme": [2.0, 1.0]})
     for i in range(30):  # weak background: a chain of strong-enough but sparse ties
@@ -256,7 +260,12 @@ def test_a_sparse_random_group_does_not_fire() -> None:
 
 
 def test_fast_growth_of_an_old_cluster_fires_and_a_dissolved_one_resolves() -> None:
-    t = Tribes(ClusterParams(emerging_min_size=6, emerging_max_age_s=DAY))
+    t = Tribes(
+        ClusterParams(
+            emerging_min_size=6, emerging_max_age_s=DAY, bootstrap_window_s=0,
+            bootstrap_min_history_s=0,
+        )
+    )  # fmt: skip
     core = people("g", 5)
     t.clique(core, 0.9)  # tight, but too small to emerge
     assert t.tick().signals == []
@@ -281,7 +290,7 @@ def test_fast_growth_of_an_old_cluster_fires_and_a_dissolved_one_resolves() -> N
 
 
 def test_an_open_alert_updates_only_when_members_change_and_resolves_with_hysteresis() -> None:
-    t = Tribes()
+    t = Tribes(EAGER)
     tribe = people("fan", 6)
     t.clique(tribe, 0.9)
     assert [s.step for s in t.tick().signals] == ["opened"]
@@ -327,3 +336,53 @@ def test_parameters_are_checked() -> None:
         ClusterParams(match_containment=0.4)
     with pytest.raises(ValueError):
         ClusterParams(hysteresis=0.0)
+
+
+def test_nothing_emerges_while_the_graph_is_filling_in() -> None:
+    """A replay's first hours: every tribe already there is not new, however tight."""
+    t = Tribes(ClusterParams(emerging_min_span_s=0.0))
+    for hour in range(12):  # the graph doubles every few hours: bootstrapping
+        t.clique(people(f"old{hour:02d}-", 5), 0.9)
+        t.now += 3600
+        assert t.tick().signals == []
+    assert t.tracker.bootstrapping
+    for _ in range(8):  # then it stops growing; its history is half a day long
+        t.now += 3600
+        t.tick()
+    assert t.tracker.bootstrapping, "relationships that began hours ago are still filling in"
+    t.now += 7 * DAY
+    t.tick()
+    assert not t.tracker.bootstrapping
+    assert t.tick().signals == [], "the tribes of the bootstrap are preexisting"
+    t.clique(people("new", 5), 0.9)
+    t.now += 3600
+    assert [s.step for s in t.tick().signals] == ["opened"], "a tribe formed after it is new"
+
+
+def test_a_tribe_must_persist_a_day_and_one_that_is_gone_within_it_never_pages() -> None:
+    t = Tribes(ClusterParams(bootstrap_window_s=0, bootstrap_min_history_s=0))
+    t.clique(people("bg", 4), 0.65)  # a loose group, so the graph is not empty
+    t.tick()
+    flash = people("flash", 5)
+    t.clique(flash, 0.9)
+    t.now += 3600
+    assert t.tick().signals == [], "an hour old: not yet"
+    for a, b in combinations(flash, 2):  # gone within the day
+        t.cut(a, b)
+    t.now += DAY
+    assert [s for s in t.tick().signals if s.step == "opened"] == []
+    lasting = people("tribe", 5)
+    t.clique(lasting, 0.9)
+    t.tick()
+    t.now += DAY + 60
+    opened = [s for s in t.tick().signals if s.step == "opened"]
+    assert [s.subject_id for s in opened] == [t.tracker.cluster_of("tribe00")]
+
+
+def test_the_bootstrap_survives_a_round_trip_of_the_state() -> None:
+    t = Tribes()
+    t.clique(people("a", 5), 0.9)
+    t.tick()
+    again = ClusterTracker.from_dict(t.tracker.to_dict())
+    assert again.bootstrapping and again.first_seen == T0
+    assert again.get(t.tracker.cluster_of("a00") or "").preexisting  # type: ignore[union-attr]
