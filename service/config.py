@@ -332,6 +332,15 @@ class Settings:
             "gt": 0.0,
         },
     )
+    critic_stale_hours: float = field(
+        default=72.0,
+        metadata={
+            "env": "CLOSEKNIT_CRITIC_STALE_HOURS",
+            "doc": "A critic alert whose person has not posted for this long (event time) "
+            'resolves as stale (`actions.resolved_by` "stale"); their next post opens it again.',
+            "gt": 0.0,
+        },
+    )
     critic_min_influence: float = field(
         default=10.0,
         metadata={

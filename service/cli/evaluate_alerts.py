@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     replay = AlertReplay(
         brand_accounts=load_brand_accounts(args.brand_accounts),
         signal_params=signal_params(settings),
+        stale_after_s=settings.critic_stale_hours * 3600.0,
     )
     replay.run(open_source(args.file, args.format), limit=args.limit)
     replay.finish()

@@ -30,6 +30,9 @@ Lifecycle rules (`AlertParams`):
   the severity above the highest the alert has reached pages too. A paging consumer that reads
   only the topic applies the same rule and skips records whose `actions.snoozed_until` is later
   than `emitted_at`. Incidents (service.core.incidents) fold some alerts into another's page.
+- Stale: an open alert whose detector has sent nothing for a configured span of event time
+  (a critic who stopped posting) is closed by `expire_stale` (`resolved_by` "stale"); the
+  subject's next signal opens it again.
 - On-call actions (`act`, `AlertBook.apply_action`, addressed by dedup_key or current alert_id):
   - ack: `actions.acked` becomes true for the rest of the alert's life; emits an update record
     (state as it was: `update`, or `resolved` when already closed).
@@ -84,6 +87,7 @@ __all__ = [
     "dedup_key_for",
     "entry_from_dict",
     "entry_to_dict",
+    "expire_stale",
     "rfc3339",
     "severity_for",
     "step",
@@ -193,6 +197,7 @@ class AlertEntry:
     resolved_by: str | None = None
     updates: int = 0  # update records emitted for this alert
     suppressed: int = 0  # update signals dropped by the rate limit
+    last_seen: float | None = None  # event time of the detector's latest signal
 
     @property
     def alert_id(self) -> str:
@@ -227,6 +232,9 @@ def step(
     severity = signal.severity or severity_for(signal.kind, signal.score, params)
     rank = _RANK[severity]
     what = signal.step
+    stale = entry is not None and entry.resolved_by == STALE and not entry.is_open
+    if stale and what in ("still_open", "update"):
+        what = "opened"  # back after a silence long enough to have gone stale: news
 
     if what == "resolved":
         if entry is None:
@@ -244,6 +252,8 @@ def step(
     if what not in ("opened", "still_open", "update"):
         raise ValueError(f"unknown step {what!r}")
 
+    if entry is not None and what != "resolved":
+        entry.last_seen = at
     if entry is not None and not entry.is_open:
         if what != "opened":
             return entry, None  # only `opened` starts an episode (this is the rest of one
@@ -252,7 +262,7 @@ def step(
     if entry is None or (not entry.is_open and _cooldown_over(entry, at, params)):
         # A new alert (a still_open without any entry: the entry was lost or pruned).
         opened = at
-        fresh = AlertEntry(record={}, opened_at=opened, last_emit=at, max_rank=rank)
+        fresh = AlertEntry(record={}, opened_at=opened, last_emit=at, max_rank=rank, last_seen=at)
         record = _build(
             fresh, signal, "open", severity, at, alert_id_for(signal.dedup_key, opened), params
         )
@@ -330,6 +340,36 @@ def act(
     entry.record = record
     entry.last_emit = at
     return entry, Emitted(record, False)
+
+
+STALE = "stale"  # `resolved_by` of an alert closed because its subject went quiet
+
+
+def expire_stale(
+    entry: AlertEntry, now: float, stale_after_s: float, params: AlertParams = DEFAULT_ALERT_PARAMS
+) -> Emitted | None:
+    """Close an open alert whose detector has said nothing for `stale_after_s` of event time
+    (a critic who stopped posting): a `resolved` record, `actions.resolved_by` "stale". The
+    subject's next signal opens it again (within the cooldown, as the same alert)."""
+    last = entry.last_seen if entry.last_seen is not None else entry.last_emit
+    if not entry.is_open or now - last < stale_after_s:
+        return None
+    at = max(now, entry.last_emit)
+    entry.is_open = False
+    entry.resolved_at = at
+    entry.resolved_by = STALE
+    record = copy.deepcopy(entry.record)
+    record["state"] = "resolved"
+    record["severity"] = SEVERITIES[entry.max_rank]
+    record["emitted_at"] = record["window"]["end"] = rfc3339(at)
+    record["actions"] = _actions(entry)
+    days = (at - last) / 86400.0
+    record["summary"] = _truncate(
+        f"{record['subject']['id']} has not posted for {days:.1f} days: resolved as stale.",
+        SUMMARY_MAX,
+    )
+    entry.record, entry.last_emit = record, at
+    return Emitted(record, False)
 
 
 def _cooldown_over(entry: AlertEntry, at: float, params: AlertParams) -> bool:
@@ -694,6 +734,7 @@ def entry_to_dict(entry: AlertEntry) -> dict[str, Any]:
         "z": entry.snoozed_until,
         "b": entry.resolved_by,
         "n": [entry.updates, entry.suppressed],
+        "s": entry.last_seen,
     }
 
 
@@ -714,4 +755,5 @@ def entry_from_dict(data: Mapping[str, Any]) -> AlertEntry:
         resolved_by=data["b"],
         updates=int(updates),
         suppressed=int(suppressed),
+        last_seen=data.get("s"),
     )

@@ -28,23 +28,23 @@ Metrics of a cluster C over the strong-tie graph: size; internal edges and densi
 tie strength; boundary weight (ties leaving C); cohesion = internal / (internal + boundary);
 growth (members gained over the window, and that as a rate of the size at the window's start).
 
-Something new, not the graph filling in: while the graph is bootstrapping (the first
-`bootstrap_window_s` of event time the tracker sees, and then as long as the people with strong
-ties grow by more than `bootstrap_growth` a window, or the ties' history, from the earliest
-first interaction, is shorter than `bootstrap_min_history_s`: a replay's first days, a new
-deployment whose graph is still being read in) nothing is emerging, and the clusters seen then
-are `preexisting`, as is a new cluster most of whose members come from one preexisting cluster
-(a split or a re-formation). A cluster must keep its id (identity matching) for
-`emerging_min_span_s` of event time before it counts, so one that merges back within that span
-never pages. Growth is counted from the bootstrap's end. Absorbing another cluster is not growth
-(the absorber's growth restarts at the merge), and a cluster is news once: after its emerging
-alert opened, it does not open another for `emerging_repage_s`.
+Something new, not the graph filling in, judged on the ties' own event times, so that neither
+the order nor the pace a replay is read in changes the answer: a cluster is news when the median
+of its internal ties began after the graph's first `bootstrap_min_history_s` (a new deployment's
+or a replay's first week is the graph filling in), turned strong within `emerging_max_tie_age_s`
+of beginning (new relationships, not old acquaintances regrouping), at most
+`emerging_max_age_s` ago, and has kept its id (identity matching) for `emerging_min_span_s`, so
+one that falls apart or merges back within that span never pages. What the tracker sees in its
+first `bootstrap_window_s` (a restart reading in a graph) is `preexisting`, as is a new cluster
+most of whose members come from one preexisting cluster. Absorbing another cluster is not
+growth (the absorber's growth restarts at the merge; growth is counted from the bootstrap's
+end), and a cluster is news once: after its emerging alert opened, it does not open another for
+`emerging_repage_s`.
 
-Emerging cluster (`ClusterParams`): a cluster younger than `emerging_max_age_s` with at least
-`emerging_min_size` members, density >= `emerging_min_density` and mean tie strength >=
-`emerging_min_strength`, not preexisting; or any cluster of that size whose growth rate reaches
-`emerging_growth_rate`. Either must be at least `emerging_min_span_s` old, with ties that mostly
-(the median) began within `emerging_max_tie_age_s`: new relationships. The alert stays open
+Emerging cluster (`ClusterParams`): a cluster with at least `emerging_min_size` members,
+density >= `emerging_min_density` and mean tie strength >= `emerging_min_strength`, not
+preexisting; or any cluster of that size whose growth rate reaches `emerging_growth_rate`.
+Either must be news (above). The alert stays open
 while the bars hold at `hysteresis` times their value (age no longer matters then); it resolves
 when they fail or the cluster merges or dissolves. Its score is the cohesion (alerts.py bands:
 warning 0.5, critical 0.8). Evidence: the members, the critical ties (the strongest internal
@@ -105,9 +105,8 @@ class ClusterParams:
     emerging_min_span_s: float = DAY_S  # persist this long (same id) before it is emerging
     emerging_repage_s: float = 14 * DAY_S  # a cluster is news once in this span, not again
     emerging_max_tie_age_s: float = 7 * DAY_S  # its ties began this recently (the median)
-    bootstrap_window_s: float = DAY_S  # the graph is bootstrapping while it grows ...
-    bootstrap_growth: float = 0.1  # ... by more than this share per window (and in window 1)
-    bootstrap_min_history_s: float = 7 * DAY_S  # ... and while its ties' history is shorter
+    bootstrap_window_s: float = DAY_S  # what the tracker sees in its first day is not new
+    bootstrap_min_history_s: float = 7 * DAY_S  # ties from the graph's first week: not new
     hysteresis: float = 0.8
     top_ties: int = 10
     top_people: int = 5  # per role: central, bridge, broker
@@ -239,31 +238,20 @@ class ClusterTracker:
         self._next = 1
         self.now = -math.inf
         self.first_seen: float | None = None
-        self.edge_samples: list[tuple[float, int]] = []  # (event time, people with strong ties)
         self.bootstrapping = True
+        self.booted_at = -math.inf  # when the bootstrap window ended: growth counts from here
 
-    def _still_bootstrapping(self, now: float, nodes: int, origin: float) -> bool:
-        """Is the graph still being filled in (a new deployment, a replay's first days)?
-        For the first `bootstrap_window_s` of event time, and then while the people with
-        strong ties grew by more than `bootstrap_growth` over the last window. Once over, it
-        stays over."""
-        p = self.params
+    def _still_bootstrapping(self, now: float) -> bool:
+        """The first `bootstrap_window_s` of event time this tracker observes (a restart or
+        a new deployment reads in a graph whose clusters it has not seen form). Once over,
+        it stays over."""
         if not self.bootstrapping:
             return False
         if self.first_seen is None:
             self.first_seen = now
-        samples = self.edge_samples
-        if not samples or samples[-1][0] < now:
-            samples.append((now, nodes))
-        start = now - p.bootstrap_window_s
-        while len(samples) > 1 and samples[1][0] <= start:
-            samples.pop(0)
-        if now - self.first_seen < p.bootstrap_window_s:
-            return True
-        if now - origin < p.bootstrap_min_history_s:
-            return True  # the relationships themselves began only days ago
-        base = samples[0][1]
-        self.bootstrapping = base == 0 or (nodes - base) / base > p.bootstrap_growth
+        self.bootstrapping = now - self.first_seen < self.params.bootstrap_window_s
+        if not self.bootstrapping:
+            self.booted_at = now
         return self.bootstrapping
 
     def get(self, cluster_id: str) -> Cluster | None:
@@ -293,8 +281,7 @@ class ClusterTracker:
         """
         p = self.params
         self.now = max(self.now, now)
-        was_booting = self.bootstrapping
-        booting = self._still_bootstrapping(now, len(graph), graph.origin)
+        booting = self._still_bootstrapping(now)
         groups = communities.values() if isinstance(communities, Mapping) else communities
         fresh = [frozenset(g) for g in groups]
         fresh = [g for g in fresh if len(g) >= p.min_size]
@@ -396,8 +383,6 @@ class ClusterTracker:
             c = updated[ids[j]]
             if booting:
                 c.preexisting = True  # there before the graph was whole: never "new"
-            elif was_booting:
-                c.history = []  # filling the graph in was not growth: count from here
             c._record(now, p.growth_window_s)
             c.metrics = cluster_metrics(c.members, graph)
             state = self._state(c, now)
@@ -435,22 +420,20 @@ class ClusterTracker:
         p = self.params
         metrics = c.metrics
         assert metrics is not None
-        _, rate = c.growth(now, p.growth_window_s)
+        # Growth for the alert counts from the bootstrap's end: filling the graph in is not it.
+        _, rate = c.growth(now, min(p.growth_window_s, now - self.booted_at))
         alerting = c.alert_since is not None
         factor = p.hysteresis if alerting else 1.0
         sized = metrics.size >= p.emerging_min_size
-        # To open, the cluster must have kept its id a while and its ties must be new
-        # relationships (members moving between old groups are not news).
-        seasoned = sized and now - c.born >= p.emerging_min_span_s
-        news = alerting or (
-            seasoned and now - _median_began(c.members, graph) <= p.emerging_max_tie_age_s
-        )
+        # To open, the cluster must be news, judged on its ties' own times so that neither
+        # the order nor the pace a replay is read in changes the answer (_news).
+        news = alerting or (sized and self._news(c, graph, now))
         tight = (
             sized
             and news
             and metrics.density >= p.emerging_min_density * factor
             and metrics.mean_tie_strength >= p.emerging_min_strength * factor
-            and (alerting or (not c.preexisting and now - c.born <= p.emerging_max_age_s))
+            and (alerting or not c.preexisting)
         )
         fast = sized and news and rate >= p.emerging_growth_rate * factor
         if not alerting and not (tight or fast):
@@ -470,6 +453,20 @@ class ClusterTracker:
         c.alert_members = c.members
         evidence = self._evidence(c, graph, now, sentiment, influence, owner, tight, fast)
         return EmergingStep(c.id, what, now, metrics.cohesion, c.born, evidence)
+
+    def _news(self, c: Cluster, graph: StrongTieGraph, now: float) -> bool:
+        """New relationships that formed a group lately and have held a while: the median
+        internal tie began after the graph's first `bootstrap_min_history_s` (not the graph
+        filling in), turned strong within `emerging_max_tie_age_s` of beginning (not an old
+        acquaintance), at most `emerging_max_age_s` ago, and the cluster has kept its id for
+        `emerging_min_span_s`."""
+        p = self.params
+        began, strong = _median_times(c.members, graph)
+        if began < graph.origin + p.bootstrap_min_history_s:
+            return False
+        if strong - began > p.emerging_max_tie_age_s or now - strong > p.emerging_max_age_s:
+            return False
+        return now - c.born >= p.emerging_min_span_s
 
     def _evidence(
         self,
@@ -574,7 +571,11 @@ class ClusterTracker:
             "next": self._next,
             "now": None if self.now == -math.inf else self.now,
             "clusters": [_cluster_to_dict(c) for c in self.clusters.values()],
-            "boot": [self.first_seen, self.bootstrapping, [list(x) for x in self.edge_samples]],
+            "boot": [
+                self.first_seen,
+                self.bootstrapping,
+                None if self.booted_at == -math.inf else self.booted_at,
+            ],
         }
 
     @classmethod
@@ -588,9 +589,9 @@ class ClusterTracker:
             c = _cluster_from_dict(stored)
             out.clusters[c.id] = c
         # A state from before bootstrap tracking was running already: not bootstrapping.
-        first_seen, booting, samples = data.get("boot", (out.now, False, []))
+        first_seen, booting, booted_at = [*data.get("boot", (out.now, False)), None][:3]
         out.first_seen, out.bootstrapping = first_seen, bool(booting)
-        out.edge_samples = [(float(t), int(n)) for t, n in samples]
+        out.booted_at = -math.inf if booted_at is None else float(booted_at)
         return out
 
     def _take_id(self) -> str:
@@ -625,12 +626,14 @@ def cluster_signal(step: EmergingStep, extra: Mapping[str, Any] | None = None) -
 # -- metrics and evidence (pure functions of members and the graph) --------------------------
 
 
-def _median_began(members: frozenset[str], graph: StrongTieGraph) -> float:
-    """The median first interaction of the internal ties: how new the relationships are."""
-    began = sorted(
-        graph.began(u, v) for u in members for v in graph.neighbors(u) if v in members and u < v
-    )
-    return began[len(began) // 2] if began else -math.inf
+def _median_times(members: frozenset[str], graph: StrongTieGraph) -> tuple[float, float]:
+    """(median first interaction, median time turned strong) of the internal ties."""
+    pairs = [(u, v) for u in members for v in graph.neighbors(u) if v in members and u < v]
+    if not pairs:
+        return -math.inf, -math.inf
+    began = sorted(graph.began(u, v) for u, v in pairs)
+    strong = sorted(graph.strong_since(u, v) for u, v in pairs)
+    return began[len(began) // 2], strong[len(strong) // 2]
 
 
 def cluster_metrics(members: frozenset[str] | set[str], graph: StrongTieGraph) -> ClusterMetrics:

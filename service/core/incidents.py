@@ -42,6 +42,7 @@ from service.core.alerts import (
     Emitted,
     act,
     dedup_key_for,
+    expire_stale,
     rfc3339,
     step,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "observe",
     "route_key",
     "route_key_of",
+    "sweep_stale",
 ]
 
 FOLD_AFTER_S = 3600.0  # stragglers of an incident still fold in for an hour after it resolves
@@ -264,8 +266,40 @@ def act_on(
     by: str,
     at: float,
     params: AlertParams = DEFAULT_ALERT_PARAMS,
+) -> list[Emitted]:
+    """An on-call action on the alert of `dedup_key`; the records it emits. On an incident's
+    lead it applies to the incident: every alert folded into it is acted on too."""
+    emitted = _act_one(store, dedup_key, action, until, by, at, params)
+    if not emitted:
+        return []
+    out = [emitted]
+    record = emitted.record
+    if record["kind"] != MOMENT or record.get("incident_id") != record["alert_id"]:
+        return out
+    scope = str(record["subject"]["id"])
+    incident = store.incident(scope)
+    if incident is None or incident.alert_id != record["alert_id"]:
+        return out
+    members = [k for k in incident.open_keys if k != dedup_key]
+    members += [dedup_key_for(CRITIC, str(c["id"]), scope) for c in incident.critics]
+    for key in members:
+        entry = store.entry(key)
+        if entry is not None and entry.record.get("incident_id") == incident.alert_id:
+            folded = _act_one(store, key, action, until, by, at, params)
+            if folded is not None:
+                out.append(folded)
+    return out
+
+
+def _act_one(
+    store: AlertStore,
+    dedup_key: str,
+    action: Action,
+    until: float | None,
+    by: str,
+    at: float,
+    params: AlertParams,
 ) -> Emitted | None:
-    """An on-call action on the alert of `dedup_key`; the record it emits, if any."""
     entry = store.entry(dedup_key)
     if entry is None:
         return None
@@ -278,6 +312,20 @@ def act_on(
             if incident is not None and incident.alert_id == entry.record.get("incident_id"):
                 incident.track(dedup_key, entry, at)
                 store.put_incident(scope, incident)
+    return emitted
+
+
+def sweep_stale(
+    store: AlertStore, dedup_key: str, now: float, stale_after_s: float,
+    params: AlertParams = DEFAULT_ALERT_PARAMS,
+) -> Emitted | None:  # fmt: skip
+    """Resolve a critic alert whose person has been silent for `stale_after_s`; its record."""
+    entry = store.entry(dedup_key)
+    if entry is None or entry.record.get("kind") != CRITIC:
+        return None
+    emitted = expire_stale(entry, now, stale_after_s, params)
+    if emitted is not None:
+        store.put_entry(dedup_key, entry)
     return emitted
 
 
@@ -306,5 +354,14 @@ class IncidentBook:
 
     def apply_action(
         self, dedup_key: str, action: Action, until: float | None, by: str, at: float
-    ) -> Emitted | None:
+    ) -> list[Emitted]:
         return act_on(self, dedup_key, action, until, by, at, self.params)
+
+    def sweep(self, now: float, stale_after_s: float) -> list[Emitted]:
+        """`sweep_stale` over every open critic alert, in key order."""
+        out = []
+        for key in sorted(k for k, e in self.entries.items() if e.is_open):
+            emitted = sweep_stale(self, key, now, stale_after_s, self.params)
+            if emitted is not None:
+                out.append(emitted)
+        return out

@@ -52,6 +52,7 @@ class AlertReplay(RelationshipReplay):
     records: list[dict[str, Any]] = field(default_factory=list)
     pages: int = 0
     last_tick: float | None = None
+    stale_after_s: float = 72 * 3600.0  # CLOSEKNIT_CRITIC_STALE_HOURS
 
     @property
     def critics(self) -> dict[str, dict[str, Any]]:
@@ -108,6 +109,8 @@ class AlertReplay(RelationshipReplay):
         self.last_tick = t
         for brand in sorted(self.burst_rows):
             self._burst(brand, {"op": "tick", "t": t})
+        for emitted in self.book.sweep(t, self.stale_after_s):
+            self.records.append(emitted.record)
 
     def _alert(self, signal: AlertSignal) -> None:
         for emitted in self.book.observe(signal):

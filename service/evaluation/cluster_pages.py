@@ -34,7 +34,7 @@ DAY_S = 86400.0
 
 @dataclass
 class ClusterReplay(RelationshipReplay):
-    tick_s: float = 600.0
+    tick_s: float = 3600.0  # as the cluster owner observes on event time (TICK_EVENT_S)
     refine_s: float = 6 * 3600.0
     graph: StrongTieGraph = field(default_factory=StrongTieGraph)
     tracker: ClusterTracker = field(default_factory=ClusterTracker)

@@ -78,8 +78,11 @@ def test_a_burst_opens_once_and_on_call_actions_show_in_its_records(
         assert wait_until(lambda: any(r["state"] == "open" for r in alert_records(settings)), 60), (
             worker.get_json("/api/stats")
         )
-        opened = [r for r in alert_records(settings) if r["state"] == "open"]
-        assert len(opened) == 1, "a storm pages once"
+        opened = [
+            r for r in alert_records(settings)
+            if r["state"] == "open" and r["incident_id"] == r["alert_id"]
+        ]  # fmt: skip
+        assert len(opened) == 1, "a storm pages once: one incident (overall and outage)"
         alert = opened[0]
         assert alert["kind"] == "moment_of_truth" and alert["dedup_key"] == DEDUP_KEY
         assert alert["evidence"]["complainers"] >= 2 and alert["evidence"]["messages"]
@@ -106,9 +109,16 @@ def test_a_burst_opens_once_and_on_call_actions_show_in_its_records(
                        for r in alert_records(settings))  # fmt: skip
 
         assert wait_until(acted, 30)
-        records = alert_records(settings)
-        for record in records:
+        every = alert_records(settings)
+        for record in every:
             compiled("alert.v1")(record)
+        assert {r["incident_id"] for r in every} == {alert["alert_id"]}, "one incident throughout"
+        folded = {r["dedup_key"] for r in every} - {DEDUP_KEY}
+        assert folded == {"moment_of_truth:acme:outage"}, "the outage category's burst"
+        last_folded = [r for r in every if r["dedup_key"] in folded][-1]
+        assert last_folded["state"] == "resolved", "resolving an incident resolves its parts"
+        assert last_folded["actions"]["resolved_by"] == "oncall-anna"
+        records = [r for r in every if r["dedup_key"] == DEDUP_KEY]
         assert {r["alert_id"] for r in records} == {alert["alert_id"]}, "one alert throughout"
         after = [r for r in records if r.get("actions")]
         assert any(r["actions"].get("snoozed_until") for r in after)

@@ -92,7 +92,11 @@ def test_pages_arrive_signed_and_a_failing_endpoint_ends_in_dead_letters(
                 return [d for d in letters() if d["reason_code"] == "webhook_failed"]
 
             assert wait_until(lambda: bool(failed()), 90), worker.get_json("/api/stats")
-            opened = [c for c in calls if c["record"]["state"] == "open"]
+            opened = [
+                c for c in calls
+                if c["record"]["state"] == "open"
+                and c["record"]["incident_id"] == c["record"]["alert_id"]
+            ]  # fmt: skip
             assert len(opened) == 1 and opened[0]["signed"], "the page, signed with the secret"
             assert opened[0]["record"]["kind"] == "moment_of_truth"
             assert opened[0]["record"]["text"].startswith(":rotating_light: *OPEN*")
@@ -101,7 +105,10 @@ def test_pages_arrive_signed_and_a_failing_endpoint_ends_in_dead_letters(
             assert (
                 record["state"] != "open" and record["alert_id"] == opened[0]["record"]["alert_id"]
             )
-            tries = [c for c in calls if c["record"]["emitted_at"] == record["emitted_at"]]
+            same = (record["alert_id"], record["emitted_at"])
+            tries = [
+                c for c in calls if (c["record"]["alert_id"], c["record"]["emitted_at"]) == same
+            ]
             assert len(tries) == 2, "retried once, then dead-lettered"
             assert letter["got"] == "HTTP 503" and letter["source"]["topic"] == settings.topic(
                 "alerts"

@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     from service.shell.pipeline import Pipeline, Table
 
 
+SWEEP = "sweep"
+SWEEP_INTERVAL_S = 30.0
+
+
 def signal_to_dict(signal: alerts.AlertSignal) -> dict[str, Any]:
     return {
         "kind": signal.kind,
@@ -112,6 +116,7 @@ def register(pipeline: Pipeline) -> None:
     actions_topic = pipeline.settings.topic("alert-actions")
 
     sink = webhook_sink.register(pipeline)
+    stale_after_s = pipeline.settings.critic_stale_hours * 3600.0
     alerts_topic = pipeline.settings.topic("alerts")
 
     async def publish(emitted: alerts.Emitted) -> None:
@@ -126,35 +131,65 @@ def register(pipeline: Pipeline) -> None:
         if sink is not None and sink.wants(emitted.pages):
             await sink.offer(record, delivery)
 
+    async def on_action(msg: Any) -> None:
+        action = parse_action(msg.value)
+        if isinstance(action, Rejection):
+            await park(pipeline, msg, action)
+            return
+        dedup_key = action["dedup_key"]
+        route = incidents.route_key_from_dedup(dedup_key)
+        if msg.key == dedup_key.encode() and route != dedup_key:
+            # Keyed as before incidents: on to the partition that owns it now.
+            await pipeline.send("alert-actions", route.encode(), msg.value)
+            return
+        for emitted in incidents.act_on(
+            store, dedup_key, action["action"], action.get("until"), action["by"],
+            action["event_time"],
+        ):  # fmt: skip
+            await publish(emitted)
+
+    async def on_signal(data: dict[str, Any]) -> None:
+        if data.get("op") == SWEEP:  # from the timer below: is this critic alert stale?
+            emitted = incidents.sweep_stale(store, data["key"], float(data["t"]), stale_after_s)
+            if emitted is not None:
+                await publish(emitted)
+            return
+        ingested_at = data.pop("ingested_at", None)
+        out = incidents.observe(store, signal_from_dict(data))
+        if out and ingested_at is not None:
+            metrics.ingest_to_alert.observe(max(0.0, time.time() - ingested_at))
+        for emitted in out:
+            await publish(emitted)
+
     @app.agent(source, name="closeknit.alerts")
     async def alerting(stream: StreamT) -> None:
         async for event in stream.events():
             msg = event.message
             try:
                 if msg.topic == actions_topic:
-                    action = parse_action(msg.value)
-                    if isinstance(action, Rejection):
-                        await park(pipeline, msg, action)
-                        continue
-                    dedup_key = action["dedup_key"]
-                    route = incidents.route_key_from_dedup(dedup_key)
-                    if msg.key == dedup_key.encode() and route != dedup_key:
-                        # Keyed as before incidents: on to the partition that owns it now.
-                        await pipeline.send("alert-actions", route.encode(), msg.value)
-                        continue
-                    emitted = incidents.act_on(
-                        store, dedup_key, action["action"], action.get("until"), action["by"],
-                        action["event_time"],
-                    )  # fmt: skip
-                    if emitted is not None:
-                        await publish(emitted)
+                    await on_action(msg)
                 else:
-                    data = orjson.loads(msg.value)
-                    ingested_at = data.pop("ingested_at", None)
-                    out = incidents.observe(store, signal_from_dict(data))
-                    if out and ingested_at is not None:
-                        metrics.ingest_to_alert.observe(max(0.0, time.time() - ingested_at))
-                    for emitted in out:
-                        await publish(emitted)
+                    await on_signal(orjson.loads(msg.value))
             except Exception as exc:
                 await park_after_error(pipeline, msg, "alerts", exc)
+
+    @app.timer(SWEEP_INTERVAL_S)
+    async def sweep() -> None:
+        """Ask each open critic alert held here whether it went stale, in its own partition
+        (a table is written only from its stream)."""
+        now = pipeline.low_watermark()
+        if now is None:
+            return
+        for key, stored in list(table.items()):
+            record = stored.get("r") if isinstance(stored, dict) else None
+            if not record or record.get("kind") != "influencer_turned_negative":
+                continue
+            if not stored["f"][0]:
+                continue  # closed already
+            entry = alerts.entry_from_dict(stored)
+            last = entry.last_seen if entry.last_seen is not None else entry.last_emit
+            if now - last < stale_after_s:
+                continue
+            check = {"op": SWEEP, "key": key.decode(), "t": now}
+            await pipeline.send("alert-signals", incidents.route_key_of(record).encode(),
+                                orjson.dumps(check))  # fmt: skip

@@ -38,6 +38,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TICK_INTERVAL_S = 5.0
+# Also observe every this much event time, so a fast replay of history is seen in steps
+# (identity, persistence and the bootstrap are judged on event time), as the replay does.
+TICK_EVENT_S = 6 * 3600.0
+IDLE_PARTITION_S = 5.0  # a dyad-updates partition silent this long does not hold time back
 REFINE_EVERY_S = 30.0  # wall seconds between full refinements on the owner
 FOLLOW_RETRY_S = 5.0
 
@@ -56,12 +60,26 @@ class ClusterStage:
         self.tracker = ClusterTracker()
         self.built = False  # caught up with dyad-updates as it stood when reading began
         self.last_refine = 0.0
+        self.last_event_tick = float("-inf")  # event time of the last observation
+        # partition -> (newest snapshot ref read from it, monotonic time it was read)
+        self.partition_clocks: dict[int, tuple[float, float]] = {}
 
     def owns_graph(self) -> bool:
         assignment = self.pipeline.app.consumer.assignment()
         return TP(self.pipeline.settings.topic("cluster-owner"), 0) in assignment
 
-    def take(self, key: bytes, value: bytes | None) -> None:
+    def event_time(self) -> float:
+        """Event time every active dyad-updates partition has been read up to: the clock the
+        tracker judges ages by. The graph's own clock is the newest snapshot of any partition,
+        which in a fast replay runs days ahead of the others."""
+        clocks = self.partition_clocks
+        if not clocks:
+            return self.graph.now
+        now = time.monotonic()
+        active = [t for t, seen in clocks.values() if now - seen <= IDLE_PARTITION_S]
+        return min(active) if active else max(t for t, _ in clocks.values())
+
+    def take(self, key: bytes, value: bytes | None, partition: int = 0) -> None:
         if value is None:
             a, b = split_dyad_key(key.decode())
             self.communities.apply(self.graph.remove(a, b))
@@ -69,7 +87,11 @@ class ClusterStage:
                 if self.pipeline.optouts.is_opted_out(person):
                     self.tracker.forget(person)
             return
-        self.communities.apply(self.graph.update(orjson.loads(value)))
+        snapshot = orjson.loads(value)
+        self.communities.apply(self.graph.update(snapshot))
+        ref = float(snapshot["ref"])
+        held = self.partition_clocks.get(partition)
+        self.partition_clocks[partition] = (max(ref, held[0]) if held else ref, time.monotonic())
 
     async def follow(self) -> None:
         """Every snapshot on dyad-updates, from the start, then as they come. A failed read
@@ -89,7 +111,9 @@ class ClusterStage:
                     settings.bootstrap_servers(), settings.topic("dyad-updates"),
                     on_idle=caught_up,
                 ):  # fmt: skip
-                    self.take(record.key or b"", record.value)
+                    self.take(record.key or b"", record.value, record.partition)
+                    if self.built and self.event_time() >= self.last_event_tick + TICK_EVENT_S:
+                        await self.tick()
             except Exception as exc:  # the app must not crash on it: try again
                 log.error("reading dyad-updates failed (%s); reading again", type(exc).__name__)
             self._reset()
@@ -132,10 +156,11 @@ class ClusterStage:
             return
         if time.monotonic() - self.last_refine >= REFINE_EVERY_S:
             await self.refine()
-        now = self.graph.now
+        now = self.event_time()
         if now == float("-inf"):
             return
-        self.communities.expire(now)
+        self.last_event_tick = now
+        self.communities.expire(self.graph.now)
         communities = self.communities.communities(self.tracker.params.min_size)
         observation = self.tracker.observe(
             communities, self.graph, now, influence=self._influence(communities, now)
@@ -176,5 +201,11 @@ def register(pipeline: Pipeline) -> ClusterStage:
     @app.timer(TICK_INTERVAL_S)
     async def tick() -> None:
         await stage.tick()
+
+    @app.on_rebalance_complete.connect
+    async def on_rebalanced(sender: Any, **_: Any) -> None:
+        # The owner starts reading as soon as it is assigned, not at the next timer tick:
+        # snapshots that arrive once it follows are observed in event-time steps.
+        app.add_future(stage.tick())
 
     return stage
