@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "service.cli.replay_cmd",
     "service.cli.tail_cmd",
     "service.cli.alert_cmd",
+    "service.cli.explain_cmd",
     "service.cli.demo_cmd",
     "service.cli.config_cmd",
     "service.cli.evaluate_cmd",

@@ -90,6 +90,8 @@ __all__ = [
     "expire_stale",
     "rfc3339",
     "severity_for",
+    "signal_from_dict",
+    "signal_to_dict",
     "step",
     "summarize",
 ]
@@ -174,6 +176,25 @@ class AlertSignal:
     @property
     def dedup_key(self) -> str:
         return dedup_key_for(self.kind, self.subject_id, self.topic)
+
+
+def signal_to_dict(signal: AlertSignal) -> dict[str, Any]:
+    """The JSON form of a signal (alert_signal v1)."""
+    return {
+        "kind": signal.kind,
+        "subject_id": signal.subject_id,
+        "step": signal.step,
+        "at": signal.at,
+        "score": signal.score,
+        "start": signal.start,
+        "evidence": dict(signal.evidence),
+        "topic": signal.topic,
+        "severity": signal.severity,
+    }
+
+
+def signal_from_dict(data: Mapping[str, Any]) -> AlertSignal:
+    return AlertSignal(**data)
 
 
 class Emitted(NamedTuple):

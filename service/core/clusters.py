@@ -28,18 +28,17 @@ Metrics of a cluster C over the strong-tie graph: size; internal edges and densi
 tie strength; boundary weight (ties leaving C); cohesion = internal / (internal + boundary);
 growth (members gained over the window, and that as a rate of the size at the window's start).
 
-Something new, not the graph filling in, judged on the ties' own event times, so that neither
-the order nor the pace a replay is read in changes the answer: a cluster is news when the median
-of its internal ties began after the graph's first `bootstrap_min_history_s` (a new deployment's
-or a replay's first week is the graph filling in), turned strong within `emerging_max_tie_age_s`
-of beginning (new relationships, not old acquaintances regrouping), at most
-`emerging_max_age_s` ago, and has kept its id (identity matching) for `emerging_min_span_s`, so
-one that falls apart or merges back within that span never pages. What the tracker sees in its
-first `bootstrap_window_s` (a restart reading in a graph) is `preexisting`, as is a new cluster
-most of whose members come from one preexisting cluster. Absorbing another cluster is not
-growth (the absorber's growth restarts at the merge; growth is counted from the bootstrap's
-end), and a cluster is news once: after its emerging alert opened, it does not open another for
-`emerging_repage_s`.
+Something new, not the graph filling in, judged on the ties' own first interactions (exact
+however fast, and in whatever order, a replay is read): a cluster is news when the median of its
+internal ties began after the graph's first `bootstrap_min_history_s` (a new deployment's or a
+replay's first week is the graph filling in) and at most `emerging_max_age_s` ago (new
+relationships, not old acquaintances regrouping), and it has kept its id (identity matching)
+for `emerging_min_span_s`, so one that falls apart or merges back within that span never pages.
+What the tracker sees in its first `bootstrap_window_s` (a restart reading in a graph) is
+`preexisting`, as is a new cluster most of whose members come from one preexisting cluster.
+Absorbing another cluster is not growth (the absorber's growth restarts at the merge; growth is
+counted from the bootstrap's end), and a cluster is news once: after its emerging alert opened,
+it does not open another for `emerging_repage_s`.
 
 Emerging cluster (`ClusterParams`): a cluster with at least `emerging_min_size` members,
 density >= `emerging_min_density` and mean tie strength >= `emerging_min_strength`, not
@@ -104,7 +103,6 @@ class ClusterParams:
     emerging_max_age_s: float = 14 * DAY_S
     emerging_min_span_s: float = DAY_S  # persist this long (same id) before it is emerging
     emerging_repage_s: float = 14 * DAY_S  # a cluster is news once in this span, not again
-    emerging_max_tie_age_s: float = 7 * DAY_S  # its ties began this recently (the median)
     bootstrap_window_s: float = DAY_S  # what the tracker sees in its first day is not new
     bootstrap_min_history_s: float = 7 * DAY_S  # ties from the graph's first week: not new
     hysteresis: float = 0.8
@@ -455,16 +453,14 @@ class ClusterTracker:
         return EmergingStep(c.id, what, now, metrics.cohesion, c.born, evidence)
 
     def _news(self, c: Cluster, graph: StrongTieGraph, now: float) -> bool:
-        """New relationships that formed a group lately and have held a while: the median
-        internal tie began after the graph's first `bootstrap_min_history_s` (not the graph
-        filling in), turned strong within `emerging_max_tie_age_s` of beginning (not an old
-        acquaintance), at most `emerging_max_age_s` ago, and the cluster has kept its id for
-        `emerging_min_span_s`."""
+        """New relationships: the median internal tie began after the graph's first
+        `bootstrap_min_history_s` (not the graph filling in) and at most `emerging_max_age_s`
+        ago (not old acquaintances regrouping), and the cluster has kept its id for
+        `emerging_min_span_s`. Ties' first interactions are exact however a replay is read;
+        when a tie turned strong is not (a fast replay coalesces a dyad's snapshots)."""
         p = self.params
-        began, strong = _median_times(c.members, graph)
-        if began < graph.origin + p.bootstrap_min_history_s:
-            return False
-        if strong - began > p.emerging_max_tie_age_s or now - strong > p.emerging_max_age_s:
+        began = _median_began(c.members, graph)
+        if began < graph.origin + p.bootstrap_min_history_s or now - began > p.emerging_max_age_s:
             return False
         return now - c.born >= p.emerging_min_span_s
 
@@ -626,14 +622,12 @@ def cluster_signal(step: EmergingStep, extra: Mapping[str, Any] | None = None) -
 # -- metrics and evidence (pure functions of members and the graph) --------------------------
 
 
-def _median_times(members: frozenset[str], graph: StrongTieGraph) -> tuple[float, float]:
-    """(median first interaction, median time turned strong) of the internal ties."""
-    pairs = [(u, v) for u in members for v in graph.neighbors(u) if v in members and u < v]
-    if not pairs:
-        return -math.inf, -math.inf
-    began = sorted(graph.began(u, v) for u, v in pairs)
-    strong = sorted(graph.strong_since(u, v) for u, v in pairs)
-    return began[len(began) // 2], strong[len(strong) // 2]
+def _median_began(members: frozenset[str], graph: StrongTieGraph) -> float:
+    """The median first interaction of the internal ties: how new the relationships are."""
+    began = sorted(
+        graph.began(u, v) for u in members for v in graph.neighbors(u) if v in members and u < v
+    )
+    return began[len(began) // 2] if began else -math.inf
 
 
 def cluster_metrics(members: frozenset[str] | set[str], graph: StrongTieGraph) -> ClusterMetrics:

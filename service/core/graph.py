@@ -99,7 +99,6 @@ class TieEdge:
     expires_at: float  # when the strength falls below the threshold (inf: never)
     scopes: dict[str, float]  # scope -> w_ab + w_ba at `ref`: what the pair talks about
     began: float = -math.inf  # the pair's first interaction (the snapshot's first seen)
-    strong_since: float = -math.inf  # event time the tie (last) became strong
 
 
 class StrongTieGraph:
@@ -167,11 +166,6 @@ class StrongTieGraph:
         e = self._edges.get(_key(a, b))
         return -math.inf if e is None else e.began
 
-    def strong_since(self, a: str, b: str) -> float:
-        """When the tie became strong, as far as this graph saw (-inf when absent)."""
-        e = self._edges.get(_key(a, b))
-        return -math.inf if e is None else e.strong_since
-
     def strength_at(self, a: str, b: str, now: float) -> float:
         """The tie's strength decayed to `now` (its weight for a static edge; 0.0 if absent)."""
         e = self._edges.get(_key(a, b))
@@ -233,8 +227,7 @@ class StrongTieGraph:
             expires_at = at + math.log(mass / threshold_mass) / tie.decay_rate
         else:
             expires_at = _NEVER
-        since = current.strong_since if current is not None else ref  # the dyad's own time
-        edge = TieEdge(weight, mass, at, seq, expires_at, scopes, began, since)
+        edge = TieEdge(weight, mass, at, seq, expires_at, scopes, began)
         return self._put(key, edge, current)
 
     def set_weight(
@@ -253,8 +246,7 @@ class StrongTieGraph:
         if weight <= 0.0:
             return self._drop(key) if current is not None else None
         began = current.began if current is not None else self.now
-        since = current.strong_since if current is not None else self.now
-        edge = TieEdge(weight, 0.0, self.now, None, _NEVER, dict(scopes or {}), began, since)
+        edge = TieEdge(weight, 0.0, self.now, None, _NEVER, dict(scopes or {}), began)
         return self._put(key, edge, current)
 
     def add_weight(self, a: str, b: str, delta: float) -> EdgeChange | None:

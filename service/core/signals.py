@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from service.core import burst, change
-from service.core.alerts import AlertSignal, burst_signal, change_signal
+from service.core.alerts import AlertSignal, burst_signal, change_signal, signal_from_dict
 from service.core.brand_accounts import NO_BRAND_ACCOUNTS, BrandAccounts, SupportPattern
 from service.core.influence import PersonState
 from service.core.interaction import Interaction
@@ -185,7 +185,7 @@ def _critic_signal(
         # Below their own baseline is not enough: the person must now sound negative.
         if result.current > NEGATIVE_LEVEL:
             return None
-        topic = _negative_topic(row.messages)
+        topic = negative_topic(row.messages)
         if _influence(people, t, topic, params.tie) < params.min_influence:
             return None  # a low-influence person turning negative pages no one
         row.on, row.topic = True, topic
@@ -252,7 +252,7 @@ def _message(post: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _negative_topic(messages: list[dict[str, Any]]) -> str | None:
+def negative_topic(messages: list[dict[str, Any]]) -> str | None:
     """The scope the person's recent negative messages are most about, if any."""
     counts = Counter(
         scope for m in messages if is_negative(m["sentiment"]) for scope in m.get("scopes", [])
@@ -271,20 +271,22 @@ class BurstRow:
     state: burst.BurstState = field(default_factory=burst.BurstState)
     recent: list[dict[str, Any]] = field(default_factory=list)  # complaints, newest first
     categories: dict[str, burst.BurstState] = field(default_factory=dict)
+    held: list[dict[str, Any]] = field(default_factory=list)  # critic signals held back
 
     @classmethod
     def from_dict(cls, row: dict[str, Any]) -> BurstRow:
         state = burst.from_dict(row["b"]) if row["b"] else burst.BurstState()
         by_category = {name: burst.from_dict(data) for name, data in row.get("k", {}).items()}
-        return cls(state, row["r"], by_category)
+        return cls(state, row["r"], by_category, list(row.get("h", ())))
 
     def to_dict(self) -> dict[str, Any]:
         """The stored form. b: burst state, r: recent complaints, newest first, k: the
-        state per failure category (rows written before them lack k)."""
+        state per failure category, h: held critic signals (rows before them lack k, h)."""
         return {
             "b": burst.to_dict(self.state),
             "r": self.recent,
             "k": {name: burst.to_dict(state) for name, state in self.categories.items()},
+            "h": self.held,
         }
 
 
@@ -301,8 +303,18 @@ def burst_apply(
     row: BurstRow, brand: str, record: dict[str, Any], params: SignalParams
 ) -> list[AlertSignal]:
     """`burst_step` on a live row, updated in place: the alert signals, overall first, then
-    each category's (its name as the signal's topic)."""
+    each category's (its name as the signal's topic), then the critic signals released.
+
+    A critic signal about this scope (`{"op": "critic", "t", "signal"}`) is held for
+    `CRITIC_HOLD_S` of event time before it goes on, so that a moment of truth the same
+    complaints are building up opens first and the critic folds into its incident instead of
+    paging on its own (service.core.incidents). A tick releases what is due, in order; in the
+    worker a tick also carries the wall time, and a signal held `CRITIC_HOLD_WALL_S` goes on
+    even when event time stands still (traffic stopped)."""
     t = float(record["t"])
+    if record.get("op") == "critic":
+        row.held.append({**record["signal"], "held_wall": record.get("wall")})
+        return []
     detectors: list[tuple[str | None, burst.BurstState]] = [(None, row.state)]
     if record.get("op") == "tick":
         detectors += sorted(row.categories.items())
@@ -322,10 +334,33 @@ def burst_apply(
             for step in burst.add(state, t, params=params.burst, close=False).signals
         ]
         row.recent = [record, *row.recent][:RECENT_COMPLAINTS]
-    if not steps:
-        return []
-    extra = burst_evidence(row.recent, params.min_influence)
-    return [burst_signal(step, brand, topic=topic, extra=extra) for topic, step in steps]
+    out: list[AlertSignal] = []
+    if steps:
+        extra = burst_evidence(row.recent, params.min_influence)
+        out = [burst_signal(step, brand, topic=topic, extra=extra) for topic, step in steps]
+    if record.get("op") == "tick" and row.held:
+        out += release_held(row, t, record.get("wall"))
+    return out
+
+
+CRITIC_HOLD_S = 900.0  # event time a brand's critic waits for its moment of truth
+CRITIC_HOLD_WALL_S = 60.0
+
+
+def release_held(row: BurstRow, t: float, wall: float | None) -> list[AlertSignal]:
+    """The held critic signals that are due at event time `t` (or wall time `wall`), in order;
+    a signal stays behind every earlier one of the same alert."""
+    due = 0
+    for held in row.held:
+        waited = wall is not None and held.get("held_wall") is not None
+        if held["at"] + CRITIC_HOLD_S <= t or (
+            waited and wall - held["held_wall"] >= CRITIC_HOLD_WALL_S
+        ):
+            due += 1
+        else:
+            break
+    released, row.held = row.held[:due], row.held[due:]
+    return [signal_from_dict({k: v for k, v in s.items() if k != "held_wall"}) for s in released]
 
 
 def burst_evidence(recent: list[dict[str, Any]], min_influence: float) -> dict[str, Any]:

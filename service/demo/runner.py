@@ -32,6 +32,7 @@ class DemoFailed(RuntimeError):
 @dataclass
 class Tally:
     alerts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    pages: Counter[str] = field(default_factory=Counter)  # incidents opened, by kind
     dead_letters: Counter[str] = field(default_factory=Counter)
 
 
@@ -133,6 +134,8 @@ async def _watch(bootstrap: str, topic: str, kind: str, tally: Tally, console: C
         data = orjson.loads(record.value)
         if kind == "alerts":
             tally.alerts[(data.get("kind", "?"), data.get("state", "?"))] += 1
+            if data.get("state") == "open" and data.get("incident_id") == data.get("alert_id"):
+                tally.pages[data.get("kind", "?")] += 1  # an incident's own open pages
         else:
             tally.dead_letters[data.get("reason_code", "?")] += 1
         console.print(render_record(kind, record.value))
@@ -240,5 +243,7 @@ def _print_summary(
         table.add_row(f"alerts: {kind}", str(count), state)
     if not tally.alerts:
         table.add_row("alerts", "0", "no alert was raised")
+    for kind, count in sorted(tally.pages.items()):
+        table.add_row(f"pages: {kind}", str(count), "incidents that paged on-call")
     table.add_row("elapsed", f"{elapsed:.1f} s", "")
     console.print(table)

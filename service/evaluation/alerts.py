@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.core import ties
-from service.core.alerts import AlertSignal
+from service.core.alerts import AlertSignal, signal_to_dict
 from service.core.brand_accounts import NO_BRAND_ACCOUNTS, BrandAccounts, review
 from service.core.failure import FailureClassifier, classifier_for
 from service.core.incidents import IncidentBook
@@ -88,7 +88,11 @@ class AlertReplay(RelationshipReplay):
         signal, complaint = critic_apply(
             row, person, post, self.people.get(person), self.signal_params
         )
-        if signal is not None:
+        if signal is not None and signal.topic is not None:
+            # Held by the scope's burst row, as in the worker (signals.burst_apply).
+            self._burst(signal.topic, {"op": "critic", "t": signal.at,
+                                       "signal": signal_to_dict(signal)})  # fmt: skip
+        elif signal is not None:
             self._alert(signal)
         if complaint is not None:
             for brand in post["brands"]:

@@ -66,6 +66,7 @@ class Pipeline:
     people: Table | None = None  # set by service.shell.stages.people
     cluster_stage: ClusterReader | None = None  # set by service.shell.stages.cluster_owner
     alert_entries: Table | None = None  # alert lifecycle rows, set by ...alert_publisher
+    bursts: Table | None = None  # burst rows by brand, set by ...moments_of_truth
     scorer: SentimentScorer | None = None
     classifier: FailureClassifier | None = None
     ready: bool = False

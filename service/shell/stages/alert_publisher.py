@@ -34,29 +34,11 @@ SWEEP = "sweep"
 SWEEP_INTERVAL_S = 30.0
 
 
-def signal_to_dict(signal: alerts.AlertSignal) -> dict[str, Any]:
-    return {
-        "kind": signal.kind,
-        "subject_id": signal.subject_id,
-        "step": signal.step,
-        "at": signal.at,
-        "score": signal.score,
-        "start": signal.start,
-        "evidence": dict(signal.evidence),
-        "topic": signal.topic,
-        "severity": signal.severity,
-    }
-
-
-def signal_from_dict(data: dict[str, Any]) -> alerts.AlertSignal:
-    return alerts.AlertSignal(**data)
-
-
 async def send_signal(
     pipeline: Pipeline, signal: alerts.AlertSignal, ingested_at: float | None = None
 ) -> None:
     """`ingested_at`: wall time the triggering event was ingested (for the latency metric)."""
-    data = signal_to_dict(signal)
+    data = alerts.signal_to_dict(signal)
     if ingested_at is not None:
         data["ingested_at"] = ingested_at
     key = incidents.route_key(signal.kind, signal.subject_id, signal.topic)
@@ -155,7 +137,7 @@ def register(pipeline: Pipeline) -> None:
                 await publish(emitted)
             return
         ingested_at = data.pop("ingested_at", None)
-        out = incidents.observe(store, signal_from_dict(data))
+        out = incidents.observe(store, alerts.signal_from_dict(data))
         if out and ingested_at is not None:
             metrics.ingest_to_alert.observe(max(0.0, time.time() - ingested_at))
         for emitted in out:

@@ -202,7 +202,7 @@ def register(pipeline: Pipeline) -> ClusterStage:
     async def tick() -> None:
         await stage.tick()
 
-    @app.on_rebalance_complete.connect
+    @app.on_rebalance_complete.connect  # type: ignore[arg-type]  # faust's stubs are strict
     async def on_rebalanced(sender: Any, **_: Any) -> None:
         # The owner starts reading as soon as it is assigned, not at the next timer tick:
         # snapshots that arrive once it follows are observed in event-time steps.

@@ -15,6 +15,7 @@ tick of the batch is applied to it in arrival order, and it is written once.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ TICK_INTERVAL_S = 2.0
 def register(pipeline: Pipeline) -> None:
     app = pipeline.app
     table = pipeline.table("bursts")
+    pipeline.bursts = table
     complaints = pipeline.topics["complaints"]
     params = signal_params(pipeline.settings)
 
@@ -50,7 +52,7 @@ def register(pipeline: Pipeline) -> None:
         watermark = pipeline.low_watermark()
         if watermark is None:
             return
-        value = orjson.dumps({"op": "tick", "t": watermark})
+        value = orjson.dumps({"op": "tick", "t": watermark, "wall": time.time()})
         for key in list(table.keys()):
             await pipeline.send("complaints", key, value)
 

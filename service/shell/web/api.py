@@ -16,10 +16,11 @@ from faust.exceptions import SameNode
 
 from service.core import ties
 from service.core.brand_accounts import review
+from service.core.explain import explain_brand, explain_person
 from service.core.influence import PersonState, rank_people
 from service.core.routing import dyad_key, split_dyad_key
 from service.core.signals import desk_of
-from service.shell.pipeline import registered
+from service.shell.pipeline import registered, signal_params
 from service.shell.web.endpoints import json_response, token_required
 
 if TYPE_CHECKING:
@@ -148,6 +149,44 @@ def register(pipeline: Pipeline) -> None:
         if detail is None:
             return not_found(view, f"cluster {cluster_id!r}")
         return json_response(view, detail)
+
+    @app.page("/api/explain/person/{person_id}")
+    @guard
+    async def explain_a_person(
+        view: web.View, request: web.Request, person_id: str
+    ) -> web.Response:
+        """Why this person's critic alert fired or stayed silent: each gate and its numbers."""
+        try:
+            at = _read_at(pipeline, request)
+        except BadQuery as exc:
+            return json_response(view, {"error": str(exc)}, status=400)
+        person_id = nfc(person_id)
+        people = registered(pipeline.people, "the people table")
+        elsewhere = await routed(people, person_id.encode(), view, request)
+        if elsewhere is not None:
+            return elsewhere
+        if not visible(person_id):
+            return not_found(view, f"person {person_id!r}")
+        state = people.get(person_id.encode())
+        params = signal_params(pipeline.settings)
+        answer = explain_person(person_id, state, at, params, pipeline.brand_accounts)
+        return json_response(view, answer)
+
+    @app.page("/api/explain/brand/{brand}")
+    @guard
+    async def explain_a_brand(view: web.View, request: web.Request, brand: str) -> web.Response:
+        """Why this brand's moment of truth fired or stayed silent, detector by detector."""
+        try:
+            at = _read_at(pipeline, request)
+        except BadQuery as exc:
+            return json_response(view, {"error": str(exc)}, status=400)
+        bursts = registered(pipeline.bursts, "the bursts table")
+        key = brand.strip().lower().encode()
+        elsewhere = await routed(bursts, key, view, request)
+        if elsewhere is not None:
+            return elsewhere
+        params = signal_params(pipeline.settings).burst
+        return json_response(view, explain_brand(key.decode(), bursts.get(key), at, params))
 
     @app.page("/api/brand-accounts")
     @guard
