@@ -29,6 +29,7 @@ replays (`IncidentBook`), the alerts table in the worker.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -62,6 +63,7 @@ __all__ = [
 ]
 
 FOLD_AFTER_S = 3600.0  # stragglers of an incident still fold in for an hour after it resolves
+FOLD_BEFORE_S = 900.0  # and critics who opened as its complaints built up, just before it
 MAX_CRITICS = 10
 INCIDENT_PREFIX = "incident:"
 CRITIC = "influencer_turned_negative"
@@ -111,16 +113,21 @@ class Incident:
     open_keys: list[str] = field(default_factory=list)  # moments of truth open in it
     resolved_at: float | None = None  # when the last of them closed
     critics: list[dict[str, Any]] = field(default_factory=list)
+    opened_at: float = -math.inf  # event time the first of them opened
 
     @property
     def is_open(self) -> bool:
         return bool(self.open_keys)
 
     def takes(self, at: float) -> bool:
-        """Does an alert that opens at `at` fold into this incident?"""
-        if self.is_open:
+        """Does an alert that opens at event time `at` fold into this incident? From
+        `FOLD_BEFORE_S` before it opened to `FOLD_AFTER_S` after it resolved, on event time
+        (signals reach the alerts agent in no particular event-time order)."""
+        if at < self.opened_at - FOLD_BEFORE_S:
+            return False
+        if self.is_open or self.resolved_at is None:
             return True
-        return self.resolved_at is not None and at <= self.resolved_at + FOLD_AFTER_S
+        return at <= self.resolved_at + FOLD_AFTER_S
 
     def track(self, dedup_key: str, entry: AlertEntry, at: float) -> None:
         """Note whether one of its moments of truth is open after a step at `at`."""
@@ -138,11 +145,16 @@ class Incident:
             "o": self.open_keys,
             "x": self.resolved_at,
             "c": self.critics,
+            "a": None if self.opened_at == -math.inf else self.opened_at,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Incident:
-        return cls(data["i"], data["k"], list(data["o"]), data["x"], list(data["c"]))
+        opened = data.get("a")
+        return cls(
+            data["i"], data["k"], list(data["o"]), data["x"], list(data["c"]),
+            -math.inf if opened is None else float(opened),
+        )  # fmt: skip
 
 
 class AlertStore(Protocol):
@@ -175,7 +187,7 @@ def observe(
     if signal.kind == MOMENT and scope is not None:
         incident = store.incident(scope)
         if incident is None or not _belongs(incident, entry, was, record, signal.at):
-            incident = Incident(entry.alert_id, key)  # a new incident, led by this alert
+            incident = Incident(entry.alert_id, key, opened_at=entry.opened_at)  # led by it
         incident.track(key, entry, signal.at)
         store.put_incident(scope, incident)
         record["incident_id"] = incident.alert_id
