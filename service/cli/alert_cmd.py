@@ -14,7 +14,7 @@ import getpass
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -23,6 +23,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from service.broker.reader import read_topic
 from service.config import Settings, load_settings
+from service.core.alerts import action_record
 from service.core.incidents import route_key_of
 from service.core.schemas import JsonSchemaValueException, compiled
 from service.kafka_security import client_kwargs
@@ -77,28 +78,6 @@ def parse_until(text: str, at: float) -> float:
     return parse_time(text, "--until")
 
 
-def action_record(
-    alert: dict[str, Any], action: str, at: float, by: str, until: float | None
-) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "type": "alert_action",
-        "schema_version": 1,
-        "event_id": f"cli-{uuid.uuid4().hex[:16]}",
-        "event_time": _iso(at),
-        "dedup_key": alert["dedup_key"],
-        "action": action,
-        "by": by,
-    }
-    if until is not None:
-        record["until"] = _iso(until)
-    compiled("alert_action.v1")(record)
-    return record
-
-
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(broker=args.broker)
     try:
@@ -146,8 +125,12 @@ async def _act(settings: Settings, args: argparse.Namespace) -> int:
         )
     at = parse_time(args.at, "--at") if args.at else time.time()
     until = parse_until(args.until, at) if args.until else None
+    record = action_record(
+        alert["dedup_key"], args.action, at, args.by or getpass.getuser(), until,
+        event_id=f"cli-{uuid.uuid4().hex[:16]}",
+    )  # fmt: skip
     try:
-        record = action_record(alert, args.action, at, args.by or getpass.getuser(), until)
+        compiled("alert_action.v1")(record)
     except JsonSchemaValueException as exc:
         raise Refused(f"the action would not be valid alert_action v1: {exc}") from None
     producer = AIOKafkaProducer(

@@ -80,6 +80,7 @@ __all__ = [
     "SeverityBands",
     "Step",
     "act",
+    "action_record",
     "alert_id_for",
     "bound_evidence",
     "burst_signal",
@@ -176,6 +177,30 @@ class AlertSignal:
     @property
     def dedup_key(self) -> str:
         return dedup_key_for(self.kind, self.subject_id, self.topic)
+
+
+def action_record(
+    dedup_key: str, action: Action, at: float, by: str, until: float | None = None,
+    event_id: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """An alert_action v1 record (the CLI's and the dashboard's): event time `at`."""
+    record: dict[str, Any] = {
+        "type": "alert_action",
+        "schema_version": 1,
+        "event_id": event_id
+        or f"act-{blake2b(f'{dedup_key}|{at!r}|{action}'.encode(), digest_size=8).hexdigest()}",
+        "event_time": _whole_seconds(at),
+        "dedup_key": dedup_key,
+        "action": action,
+        "by": by[:128],
+    }
+    if until is not None:
+        record["until"] = _whole_seconds(until)
+    return record
+
+
+def _whole_seconds(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def signal_to_dict(signal: AlertSignal) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from service.shell.stages import (
     people,
 )
 from service.shell.topics import CATALOG
-from service.shell.web import api, dashboard, endpoints
+from service.shell.web import actions, api, dashboard, endpoints
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,7 @@ def build_app(settings: Settings) -> faust.App:
     endpoints.register(pipeline)
     api.register(pipeline)
     dashboard.register(pipeline)
+    actions.register(pipeline)
 
     # Faust starts app tasks only once table recovery has completed, so this marks
     # the moment the worker can serve (the Worker claims `on_startup_finished` itself).

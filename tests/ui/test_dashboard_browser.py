@@ -7,6 +7,8 @@ tests/artifacts/dashboard.png.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 import urllib.error
 import urllib.request
@@ -33,6 +35,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+TOKEN = "dash-t0ken"
 INSTALL_HINT = "install with: apt-get install -y chromium; the Makefile's test target does this"
 
 
@@ -54,6 +57,17 @@ def _fetch(url: str) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
+def _post(url: str, body: dict) -> int:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
 def _alerts_settled(worker: WorkerProcess, polls: int = 3, interval_s: float = 1.0) -> bool:
     """True once `/api/alerts` gave the same answer `polls` times, `interval_s` apart."""
     seen = [worker.get_json("/api/alerts")]
@@ -67,7 +81,7 @@ def test_the_dashboard_shows_a_replayed_alert_in_headless_chromium(
     isolated_settings: Settings,
 ) -> None:
     sync_playwright = _sync_playwright()
-    settings = isolated_settings
+    settings = dataclasses.replace(isolated_settings, api_token=TOKEN)
     scenario = build_scenario()
     records: list[tuple[str, bytes | None, bytes | None]] = [
         ("replies" if e.kind == "reply" else "mentions", e.key, e.payload) for e in scenario.events
@@ -106,10 +120,13 @@ def test_the_dashboard_shows_a_replayed_alert_in_headless_chromium(
                 )
                 errors: list[str] = []
                 page.on("pageerror", lambda exc: errors.append(str(exc)))
-                page.goto(worker.url("/"))
+                page.goto(worker.url("/") + f"#token={TOKEN}")
                 card = page.locator(".alert-card", has_text=expected).first
                 card.wait_for(state="visible", timeout=20_000)
                 assert expected in card.inner_text()
+                # On-call acks from the card: the worker writes the action, the alert shows it.
+                card.locator("button.act-ack").click()
+                page.locator(".alert-card", has_text="acked").first.wait_for(timeout=30_000)
                 page.locator("#people .person").first.wait_for(state="visible", timeout=10_000)
                 assert page.locator("#people .person").count() >= 3
                 page.locator("#clusters svg circle").first.wait_for(timeout=20_000)
@@ -120,6 +137,12 @@ def test_the_dashboard_shows_a_replayed_alert_in_headless_chromium(
                 page.screenshot(path=str(shot), full_page=True)
             finally:
                 browser.close()
+        acked = [a for a in worker.get_json("/api/alerts")["alerts"] if a["actions"]["acked"]]
+        assert acked and acked[0]["kind"] == expected
+        assert acked[0]["actions"]["resolved_by"] is None
+        refused = _post(worker.url("/api/alerts/action"), {"dedup_key": acked[0]["dedup_key"],
+                                                            "action": "resolve"})  # fmt: skip
+        assert refused == 401, "with a token set, the buttons need it"
         assert not errors, errors
         assert not outside, f"the page fetched outside the worker: {outside}"
         assert shot.stat().st_size > 10_000

@@ -36,9 +36,12 @@
     return subject.type + " " + subject.id + (subject.topic ? " · " + subject.topic : "");
   }
 
+  function authHeaders() {
+    return token ? { Authorization: "Bearer " + token } : {};
+  }
+
   async function getJson(path) {
-    const headers = token ? { Authorization: "Bearer " + token } : {};
-    const response = await fetch(path, { headers, cache: "no-store" });
+    const response = await fetch(path, { headers: authHeaders(), cache: "no-store" });
     if (response.status === 401) {
       throw new Error("unauthorized: open this page as /#token=<CLOSEKNIT_API_TOKEN>");
     }
@@ -78,18 +81,59 @@
     if (messages.length) {
       const list = el("ul", { class: "messages" });
       for (const m of messages.slice(0, 4)) {
+        const quote = el("q", {}, m.excerpt || m.event_id);
+        const link = typeof m.url === "string" && /^https?:\/\//.test(m.url)
+          ? el("a", { href: m.url, target: "_blank", rel: "noopener noreferrer", class: "source" }, "source")
+          : null;
         list.append(el("li", {},
           el("span", { class: "when" }, String(m.event_time || "").replace("T", " ").replace("Z", "")),
-          " ", el("q", {}, m.excerpt || m.event_id)));
+          m.handle ? el("span", { class: "handle" }, " @" + m.handle) : null,
+          " ", quote, link ? " " : null, link));
       }
       box.append(el("h4", {}, "Messages"), list);
     }
     return box;
   }
 
+  async function act(alert, action, button) {
+    const body = { dedup_key: alert.dedup_key, action: action, by: "dashboard" };
+    if (action === "snooze") body.snooze_s = 3600;
+    button.disabled = true;
+    try {
+      const response = await fetch("/api/alerts/action", {
+        method: "POST",
+        headers: Object.assign({ "Content-Type": "application/json" }, authHeaders()),
+        body: JSON.stringify(body),
+      });
+      if (response.status === 401) throw new Error("unauthorized: open this page as /#token=<CLOSEKNIT_API_TOKEN>");
+      if (!response.ok) throw new Error("the " + action + " was refused: HTTP " + response.status);
+      setStatus(action + " sent for " + alert.dedup_key);
+    } catch (err) {
+      setStatus(String(err.message || err), true);
+      button.disabled = false;
+    }
+  }
+
+  function actionBar(alert) {
+    const bar = el("div", { class: "actions" });
+    const acted = alert.actions || {};
+    for (const [action, label] of [["ack", "Ack"], ["snooze", "Snooze 1 h"], ["resolve", "Resolve"]]) {
+      const button = el("button", { type: "button", class: "act act-" + action, "data-action": action }, label);
+      if (action === "ack" && acted.acked) button.disabled = true;
+      button.addEventListener("click", () => act(alert, action, button));
+      bar.append(button);
+    }
+    return bar;
+  }
+
+  function incidentNote(alert) {
+    if (!alert.incident_id || alert.incident_id === alert.alert_id) return null;
+    return el("p", { class: "incident" }, "part of incident " + alert.incident_id + " (pages there)");
+  }
+
   function alertCard(alert) {
-    const card = el("article", { class: "alert-card sev-" + alert.severity, "data-kind": alert.kind });
-    card.append(
+    // el() skips null children (the incident note and the buttons are optional).
+    return el("article", { class: "alert-card sev-" + alert.severity, "data-kind": alert.kind },
       el("div", { class: "alert-head" },
         el("span", { class: "badge sev" }, alert.severity),
         el("span", { class: "kind" }, alert.kind),
@@ -98,10 +142,11 @@
           (alert.actions && alert.actions.acked ? " · acked" : "") +
           (alert.actions && alert.actions.snoozed_until ? " · snoozed" : ""))),
       el("p", { class: "summary" }, alert.summary),
+      incidentNote(alert),
       el("p", { class: "meta" }, "window " + (alert.window ? alert.window.start + " → " + alert.window.end : "") +
         " · score " + fmt(alert.score)),
-      evidenceBlock(alert.evidence));
-    return card;
+      evidenceBlock(alert.evidence),
+      alert.open ? actionBar(alert) : null);
   }
 
   function renderAlerts(data) {
