@@ -33,6 +33,8 @@ class Interaction:
     source: str | None = None
     failure: tuple[str, ...] = ()  # product-failure categories the text speaks of
     inbound: bool | None = None  # False: the source marks the author as the company itself
+    url: str | None = None  # the post at its source, for alerts to link back to
+    handle: str | None = None  # the author's display handle at the source
 
     @property
     def scopes(self) -> tuple[str, ...]:
@@ -56,6 +58,8 @@ class Interaction:
             self.source,
             failure,
             self.inbound,
+            self.url,
+            self.handle,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -73,8 +77,10 @@ class Interaction:
             "source": self.source,
             "failure": list(self.failure),
         }
-        if self.inbound is not None:  # rare: most sources do not know
-            out["inbound"] = self.inbound
+        # Optional and rare: most sources do not know, and absent keys keep records small.
+        for name, value in (("inbound", self.inbound), ("url", self.url), ("handle", self.handle)):
+            if value is not None:
+                out[name] = value
         return out
 
     def to_json(self) -> bytes:
@@ -96,6 +102,8 @@ class Interaction:
             source=data.get("source"),
             failure=tuple(data.get("failure", ())),
             inbound=data.get("inbound"),
+            url=data.get("url"),
+            handle=data.get("handle"),
         )
 
     @classmethod

@@ -83,11 +83,15 @@ def posts_for(
         "excerpt": interaction.text[:EXCERPT_CHARS],
         "failure": list(interaction.failure),
     }
+    for name, value in (("url", interaction.url), ("handle", interaction.handle)):
+        if value is not None:
+            post[name] = value
     if reply:
         post["to"] = interaction.targets[0]
     posts = [(interaction.actor, post)]
     if reply and not accounts.is_brand_account(interaction.targets[0]):
         drawn = {**post, "role": "reply", "from": interaction.actor, "failure": []}
+        drawn.pop("handle", None)  # the drawing reply's author is `from`, not this person
         del drawn["to"]
         posts.append((interaction.targets[0], drawn))
     return posts
@@ -238,11 +242,11 @@ def _complaint(
         "failure": post["failure"],
         "products": post.get("products", []),
         "s": post["s"],
-    }
+    } | _with_source({}, post)
 
 
 def _message(post: dict[str, Any]) -> dict[str, Any]:
-    return {
+    message = {
         "event_id": post["event_id"],
         "event_time": post["t"],
         "excerpt": post["excerpt"],
@@ -250,6 +254,15 @@ def _message(post: dict[str, Any]) -> dict[str, Any]:
         "role": post.get("role", "own"),
         "scopes": post.get("scopes", []),
     }
+    return _with_source(message, post)
+
+
+def _with_source(out: dict[str, Any], post: dict[str, Any]) -> dict[str, Any]:
+    """The post's link and author handle, when its event carried them."""
+    for name in ("url", "handle"):
+        if post.get(name):
+            out[name] = post[name]
+    return out
 
 
 def negative_topic(messages: list[dict[str, Any]]) -> str | None:
@@ -385,12 +398,15 @@ def burst_evidence(recent: list[dict[str, Any]], min_influence: float) -> dict[s
         "people": [{"id": p, "role": "complainer", "influence": i} for p, i in ranked[:10]],
         "ties": sorted(ties.values(), key=lambda tie: (-tie["strength"], tie["a"], tie["b"]))[:20],
         "messages": [
-            {
-                "event_id": c["event_id"],
-                "event_time": c["t"],
-                "excerpt": c["excerpt"],
-                "sentiment": c["s"],
-            }
+            _with_source(
+                {
+                    "event_id": c["event_id"],
+                    "event_time": c["t"],
+                    "excerpt": c["excerpt"],
+                    "sentiment": c["s"],
+                },
+                c,
+            )
             for c in recent[:5]
         ],
         "complainers": len(complainers),

@@ -192,6 +192,8 @@ class EventValidator:
             topics=_tags(data.get("topics")),
             source=data.get("source"),
             inbound=data.get("inbound"),
+            url=data.get("url"),
+            handle=data.get("author_handle"),
         )
 
     def validate_opt_out(self, raw: bytes, now: float, *, key_size: int = 0) -> OptOut | Rejection:

@@ -103,3 +103,21 @@ def test_a_live_burst_row_matches_the_stored_row_through_complaints_and_ticks() 
         fired += len(signals)
     assert orjson.loads(orjson.dumps(live.to_dict())) == stored
     assert fired, "the storm must open a burst, or the test compares nothing"
+
+
+def test_a_post_carries_its_link_and_handle_into_messages_and_complaints() -> None:
+    from service.core.interaction import Interaction
+    from service.core.signals import CriticRow, SignalParams, critic_apply, posts_for
+
+    interaction = Interaction(
+        event_id="e1", kind="reply", actor="u1", targets=("acme",), event_time=1_795_000_000.0,
+        text="router down again", sentiment=-0.7, brands=("acme",), failure=("outage",),
+        url="https://example.com/p/1", handle="Jane_D",
+    )  # fmt: skip
+    (_, own), (_, drawn) = posts_for(interaction)
+    assert own["url"] == drawn["url"] == "https://example.com/p/1"
+    assert own["handle"] == "Jane_D" and "handle" not in drawn, "the handle is the author's"
+    row = CriticRow()
+    _, complaint = critic_apply(row, "u1", own, None, SignalParams())
+    assert row.messages[0]["url"] == "https://example.com/p/1"
+    assert complaint is not None and complaint["handle"] == "Jane_D"
