@@ -115,6 +115,13 @@ def test_a_burst_opens_once_and_on_call_actions_show_in_its_records(
         assert {r["incident_id"] for r in every} == {alert["alert_id"]}, "one incident throughout"
         folded = {r["dedup_key"] for r in every} - {DEDUP_KEY}
         assert folded == {"moment_of_truth:acme:outage"}, "the outage category's burst"
+        # Why: the worker explains the brand's detectors and a complainer's critic gates.
+        explained = closeknit(settings, "explain", "brand", "acme")
+        assert explained.returncode == 0, explained.stderr
+        assert "surge" in explained.stdout and "warm_up" in explained.stdout
+        person = worker.get_json("/api/explain/person/cust1")
+        assert [g["gate"] for g in person["gates"]][-1] == "influence"
+        assert person["silent_because"] in {g["gate"] for g in person["gates"]}
         last_folded = [r for r in every if r["dedup_key"] in folded][-1]
         assert last_folded["state"] == "resolved", "resolving an incident resolves its parts"
         assert last_folded["actions"]["resolved_by"] == "oncall-anna"
