@@ -152,8 +152,36 @@ def render_report(report: RelationshipReport) -> Group:
         _state_table(report),
         _reciprocity_table(report),
         _top_table(report),
+        _measures_table(report),
         _throughput_table(report),
     )
+
+
+def _measures_table(report: RelationshipReport) -> Table:
+    """Top-k overlaps of influence, reach and in-degree, and the predictive check."""
+    table = _two_columns(
+        "influence, reach and in-degree",
+        caption="influence: two-way ties; reach: the one-way audience, decayed; in-degree: "
+        "distinct people who addressed them. Predicted: distinct two-way partners in the "
+        "second half of the file, from rankings on the first half.",
+    )
+    for k, shared in report.overlaps.items():
+        for pair, n in shared.items():
+            table.add_row(f"top {k}: {pair.replace('_', ' ')}", f"{n} shared")
+    prediction = report.prediction
+    if prediction:
+        for k, by_measure in prediction["precision"].items():
+            shown = ", ".join(f"{name} {value:.2f}" for name, value in by_measure.items())
+            table.add_row(f"precision@{k}", shown)
+        rho = ", ".join(
+            f"{name} {_number(value, '.3f')}" for name, value in prediction["spearman"].items()
+        )
+        table.add_row("Spearman's rho", rho)
+        table.add_row(
+            "people (first half)", f"{prediction['people']:,} ({prediction['with_partners']:,} "
+            "with a two-way partner after)"
+        )  # fmt: skip
+    return table
 
 
 def _two_columns(title: str, caption: str | None = None) -> Table:

@@ -7,36 +7,37 @@ the partner's entry only when its `seq` is higher; stale or repeated ones are ig
 Updates are O(1), and so are reads at or after every tie's `ref` (service.core.tie_index
 keeps running sums and a ranking); an earlier read is O(degree), one exp per partner.
 
-Influence at `now`, optionally within one scope (brand, product or topic)::
+Three measures per person, overall and per scope (brand, product or topic):
 
-    influence(p, scope) = sum over partners q of
-        w_in(q -> p, scope) * exp(-lam (now - ref_q)) * (eps + (1 - eps) * reciprocity(p, q))
+- **influence**, the strength of their two-way ties::
 
-- In-strength, from relationships: what a person can sway is the attention others pay to
-  them, which is what inbound mentions and replies measure. Follower counts do not carry it:
-  Cha, Haddadi, Benevenuto & Gummadi (ICWSM 2010, "the million follower fallacy") found
-  in-degree a poor predictor of mentions and retweets. Weights are kind-weighted (a reply
-  counts twice a mention) and decayed on event time (half-life 14 days), so influence is
-  current; scoped weights give "influential about this brand", since no one is influential
-  in everything.
-- Weighted by reciprocity: attention from someone the person talks back to is a
-  relationship, and influence flows through relationships (Bond et al., Nature 2012: the
-  contagion of a mobilisation message ran through close friends, not acquaintances). A
-  one-way tie counts `eps = TieParams.one_way_influence` (0.1) of its weight, a balanced one
-  counts in full. Reciprocity, unlike strength, is a ratio of two weights that decay alike,
-  so each term stays a forward-decayed weight and scores of different people compare on
-  one scale. Tie strength (which saturates) ranks the person's own ties instead. Within a
-  scope, the reciprocity of the whole tie is used: scoped exchanges are too sparse to judge
-  a relationship by.
+      influence(p, scope) = sum over partners q of
+          w_in(q -> p, scope) * exp(-lam (now - ref_q)) * (eps + (1 - eps) * reciprocity(p, q))
 
-Worked example (the test pins it): a micro-influencer with 10 followers, each of whom
-replied twice and got two replies back, scores 10 * (2 * 2.0) * 1.0 = 40. An account
-mentioned once by each of 300 accounts and answering none scores 300 * 1.0 * 0.1 = 30, so
-it ranks below; plain in-strength (eps = 1) would rank it first, 300 to 40. The one-way
-account needs more than 400 mentioners to pass the 10 reciprocal followers.
+  with `eps = TieParams.one_way_influence`, 0 by default: a one-way tie adds nothing, so
+  influence cannot grow from one-way mentions however many (they count in reach). Each term
+  is the attention a partner pays the person times how much the person returns it
+  (reciprocity `2 min / sum`), decayed on event time (half-life 14 days), kind-weighted (a
+  reply counts twice a mention) and, through the tie's intensity in its weights,
+  emotional: frequency, recency, intensity and reciprocity, Granovetter's strength of a tie.
+  Influence flows through relationships (Bond et al., Nature 2012: a mobilisation message
+  spread through close friends, not acquaintances), and in-degree is a poor predictor of
+  influence (Cha et al., ICWSM 2010, "the million follower fallacy").
+- **reach**, the one-way audience: the same sum with every inbound tie in full (eps = 1),
+  decayed. How many hear them, not who listens.
+- **relevance** in a scope: the share of their influence that lies in it. Nobody is
+  influential in everything; `/api/people/top?topic=X` ranks by influence within X, so the
+  people whose circle talks back about X (the category experts) come first.
 
-Known limit: a partner's contribution is linear in their weight, so one account flooding
-mentions gains weight without bound (damped by `eps` only while the person ignores it).
+Reciprocity, unlike strength, is a ratio of two weights that decay alike, so each term stays
+a forward-decayed weight and scores of different people compare on one scale. Within a
+scope, the reciprocity of the whole tie is used: scoped exchanges are too sparse to judge a
+relationship by.
+
+Worked example (the tests pin it): a micro-influencer with 10 friends, each of whom replied
+twice and got two replies back, has influence 10 * (2 * 2.0) * 1.0 = 40 and reach 40. An
+account mentioned once by each of 300 accounts and answering none has influence 0 and reach
+300: first by reach, last by influence.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
 from service.core.tie_index import TieIndex
 from service.core.ties import (
@@ -137,6 +138,23 @@ class PersonState:
                 w *= math.exp(-lam * dt)
             total += w * (eps + (1.0 - eps) * reciprocity(tie.w_in, tie.w_out))
         return total
+
+    def reach(
+        self, now: float, scope: str | None = None, params: TieParams = DEFAULT_TIE_PARAMS
+    ) -> float:
+        """The one-way audience: decayed in-strength with every inbound tie in full, whether
+        or not the person talks back (how many hear them, not who listens)."""
+        return self.influence(now, scope, _full(params))
+
+    def relevance(self, now: float, scope: str, params: TieParams = DEFAULT_TIE_PARAMS) -> float:
+        """The share of the person's influence that lies in `scope` (0 with no influence):
+        what they are influential about."""
+        overall = self.influence(now, None, params)
+        return min(1.0, self.influence(now, scope, params) / overall) if overall > 0.0 else 0.0
+
+    def scopes(self, params: TieParams = DEFAULT_TIE_PARAMS) -> list[str]:
+        """The scopes the person's inbound ties carry weight in."""
+        return sorted({scope for tie in self.ties.values() for scope in tie.scopes_in})
 
     def strong_ties(self, now: float, params: TieParams = DEFAULT_TIE_PARAMS) -> int:
         """How many ties are at or above `params.strong_tie_threshold` at `now`."""
@@ -273,18 +291,36 @@ def remove_partner(person_state: PersonState, partner: str) -> bool:
     return person_state.drop_tie(partner)
 
 
+Measure = Literal["influence", "reach"]
+MEASURES: tuple[Measure, ...] = ("influence", "reach")
+
+
+def _full(params: TieParams) -> TieParams:
+    """`params` with one-way ties counted in full: reach's parameters (cached, so a person's
+    reach index is found again)."""
+    full = _FULL.get(params)
+    if full is None:
+        full = _FULL[params] = replace(params, one_way_influence=1.0)
+    return full
+
+
+_FULL: dict[TieParams, TieParams] = {}
+
+
 def rank_people(
     states: Mapping[str, PersonState],
     now: float,
     scope: str | None = None,
     limit: int = 10,
     params: TieParams = DEFAULT_TIE_PARAMS,
+    measure: Measure = "influence",
 ) -> list[tuple[str, float]]:
-    """The `limit` most influential people as (person, influence), highest first.
+    """The `limit` highest people by `measure` as (person, score), highest first.
 
-    People with no influence (in the scope) are left out; equal scores order by id.
+    People who score 0 (in the scope) are left out; equal scores order by id.
     """
-    scored = ((person, state.influence(now, scope, params)) for person, state in states.items())
+    use = params if measure == "influence" else _full(params)
+    scored = ((person, state.influence(now, scope, use)) for person, state in states.items())
     return heapq.nsmallest(
         limit, (item for item in scored if item[1] > 0.0), key=lambda item: (-item[1], item[0])
     )

@@ -89,7 +89,7 @@ class TieParams:
     dedup_horizon_s: float = 7 * DAY_S
     dedup_purge_slack_s: float = 0.5 * DAY_S  # expired fingerprints go in batches this far apart
     scope_prune_below: float = 1e-3  # drop a scope once both directions decayed below this
-    one_way_influence: float = 0.1  # influence weight of a one-way inbound tie (influence.py)
+    one_way_influence: float = 0.0  # influence weight of a one-way inbound tie (influence.py)
     decay_rate: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

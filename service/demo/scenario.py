@@ -6,6 +6,9 @@ Planted, so that tests and the demo can check what closeknit finds:
   for three weeks, then turns negative, and the circle replies;
 - a moment of truth: a one-hour burst of outage complaints about the brand's router;
 - a tribe: eight newcomers who start talking trail running with each other, densely;
+- who, not how many: a micro-influencer (`mia`) whose five cycling friends talk with her
+  both ways, and a celebrity (`celeb`) mentioned once by ninety people and answering none:
+  mia leads on influence, celeb on reach;
 - bad input: a few records corrupted in each way the validator knows, and a few duplicates.
 """
 
@@ -26,6 +29,8 @@ BRAND = "acme"
 PRODUCT = "acme-router"
 CRITIC = "k33"
 TRIBE = tuple(f"trail{n}" for n in range(1, 9))
+MICRO = "mia"
+CELEBRITY = "celeb"
 
 POSITIVE = (
     "love my new {p}, setup took two minutes",
@@ -73,6 +78,8 @@ class Scenario:
     events: list[ScenarioEvent]
     critic: str = CRITIC
     tribe: tuple[str, ...] = TRIBE
+    micro: str = MICRO
+    celebrity: str = CELEBRITY
     brand: str = BRAND
     burst_start: float = 0.0
     burst_end: float = 0.0
@@ -199,6 +206,17 @@ def build_scenario(seed: int = 7) -> Scenario:
                     b.post(
                         t + 600, c, a, rng.choice(TRIBE_TALK), reply=True, topics=("trail-running",)
                     )
+
+    # Who, not how many: mia's five friends talk cycling with her, both ways, for three weeks;
+    # ninety people mention celeb once each, and celeb never answers.
+    for friend in (f"cyclist{n}" for n in range(1, 6)):
+        for week in range(3):
+            t = t0 + DAY + week * 7 * DAY + rng.uniform(0, 6 * DAY)
+            b.post(t, friend, MICRO, rng.choice(POSITIVE), reply=True, topics=("cycling",))
+            b.post(t + 1800, MICRO, friend, rng.choice(POSITIVE), reply=True, topics=("cycling",))
+    fans = [person[n] for n in club.nodes] + [f"cust{n:03d}" for n in range(56)]
+    for fan in fans:
+        b.post(t0 + rng.uniform(DAY, 20 * DAY), fan, CELEBRITY, rng.choice(NEUTRAL), reply=False)
 
     b.events.sort(key=lambda e: (str(e["event_time"]), str(e["event_id"])))
     events = [_encode(e) for e in b.events]

@@ -52,6 +52,7 @@ from service.core import ties
 from service.core.influence import PersonState, apply_dyad, rank_people
 from service.core.interaction import Interaction
 from service.core.validation import EventValidator, Rejection
+from service.evaluation.measures import predictive_check, scores, top_k_overlaps
 from service.sources.record import LineError, SkippedLine, SourceItem, SourceRecord
 
 QUANTILES = (("p25", 0.25), ("p50", 0.50), ("p75", 0.75), ("p90", 0.90))
@@ -183,6 +184,10 @@ class RelationshipReport:
     ranking: Ranking
     throughput: Throughput
     process: ProcessMemory
+    # Influence, reach and in-degree: top-k overlaps, and which predicts two-way partners in
+    # the second half (service.evaluation.measures).
+    overlaps: dict[str, dict[str, int]] = field(default_factory=dict)
+    prediction: dict[str, Any] | None = None
 
     MACHINE_DEPENDENT: ClassVar[tuple[str, ...]] = ("throughput", "process")
 
@@ -350,10 +355,15 @@ def evaluate_relationships(
     on_progress: ProgressFn | None = None,
 ) -> RelationshipReport:
     """Replay `items` (at most `limit` source records) and report on the state they leave."""
-    replay = RelationshipReplay(params, validator or EventValidator())
+    replay = _RecordingReplay(params, validator or EventValidator())
     method, rss_before = _measure_rss()
     timing = replay.run(items, limit, on_progress)
     _, rss_after = _measure_rss()
+    at = replay.last_event_time
+    overlaps = (
+        top_k_overlaps(scores(replay.dyads, replay.people, at, params)) if at is not None else {}
+    )
+    prediction = predictive_check(replay.recorded, params)
     return RelationshipReport(
         source=source,
         format=fmt,
@@ -364,7 +374,20 @@ def evaluate_relationships(
         ranking=rank(replay.dyads, replay.people, replay.last_event_time, top, params),
         throughput=_throughput(replay.events_in, timing),
         process=_process_memory(method, rss_before, rss_after, len(replay.dyads)),
+        overlaps=overlaps,
+        prediction=prediction.to_dict() if prediction is not None else None,
     )
+
+
+@dataclass
+class _RecordingReplay(RelationshipReplay):
+    """A replay that keeps the valid interactions, for the predictive check's second pass."""
+
+    recorded: list[Interaction] = field(default_factory=list)
+
+    def apply(self, interaction: Interaction) -> None:
+        self.recorded.append(interaction)
+        super().apply(interaction)
 
 
 def state_size(

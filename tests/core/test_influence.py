@@ -43,11 +43,13 @@ def snapshots(steps: list[Step], t: float = T0) -> list[dict[str, Any]]:
     return out
 
 
-def conversation(person: str, partner: str, turns_each: int) -> dict[str, Any]:
+def conversation(
+    person: str, partner: str, turns_each: int, scopes: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """`turns_each` replies from partner to person and as many back."""
     steps: list[Step] = []
     for _ in range(turns_each):
-        steps += [(partner, person, "reply", ()), (person, partner, "reply", ())]
+        steps += [(partner, person, "reply", scopes), (person, partner, "reply", scopes)]
     return snapshots(steps)[-1]
 
 
@@ -56,8 +58,9 @@ def test_inbound_weight_is_the_partner_to_person_direction() -> None:
     bob, ann = PersonState(), PersonState()
     assert apply_snapshot(bob, "bob", snap)
     assert apply_snapshot(ann, "ann", snap)
-    assert bob.influence(T0) == pytest.approx(0.1)  # one one-way mention
-    assert ann.influence(T0) == 0.0
+    assert bob.influence(T0) == 0.0, "a one-way mention is reach, not influence"
+    assert bob.reach(T0) == pytest.approx(1.0)
+    assert ann.influence(T0) == ann.reach(T0) == 0.0
     assert bob.ties["ann"].w_in == 1.0 and ann.ties["bob"].w_out == 1.0
 
 
@@ -142,16 +145,22 @@ def test_influence_can_be_scoped() -> None:
     apply_snapshot(bob, "bob", snapshots([("ann", "bob", "reply", ("acme",))])[-1])
     apply_snapshot(bob, "bob", snapshots([("cat", "bob", "mention", ("shoes", "acme"))])[-1])
     apply_snapshot(bob, "bob", snapshots([("dan", "bob", "mention", ("shoes",))])[-1])
-    assert bob.influence(T0, "acme") == pytest.approx(0.1 * (2.0 + 1.0))
-    assert bob.influence(T0, "shoes") == pytest.approx(0.1 * (1.0 + 1.0))
-    assert bob.influence(T0) == pytest.approx(0.1 * (2.0 + 1.0 + 1.0))
-    assert bob.influence(T0, "nothing") == 0.0
-    assert bob.influence(T0 + 14 * DAY, "acme") == pytest.approx(0.15)  # one half-life on
+    assert bob.reach(T0, "acme") == pytest.approx(2.0 + 1.0)
+    assert bob.reach(T0, "shoes") == pytest.approx(1.0 + 1.0)
+    assert bob.reach(T0) == pytest.approx(2.0 + 1.0 + 1.0)
+    assert bob.reach(T0, "nothing") == 0.0
+    assert bob.reach(T0 + 14 * DAY, "acme") == pytest.approx(1.5)  # one half-life on
+    assert bob.influence(T0, "acme") == 0.0, "nobody bob talks back to"
+    apply_snapshot(bob, "bob", conversation("bob", "eve", 1, ("acme",)))
+    assert bob.influence(T0, "acme") == pytest.approx(2.0)
+    assert bob.relevance(T0, "acme") == pytest.approx(1.0)
+    assert bob.relevance(T0, "shoes") == 0.0
+    assert bob.scopes() == ["acme", "shoes"]
 
 
 def test_a_micro_influencer_whose_followers_talk_back_outranks_one_way_mentions() -> None:
-    """10 two-way conversations (2 replies each way): 10 * 4.0 * 1.0 = 40.
-    300 accounts mentioning once, never answered: 300 * 1.0 * 0.1 = 30."""
+    """10 two-way conversations (2 replies each way): influence 10 * 4.0 * 1.0 = 40.
+    300 accounts mentioning once, never answered: influence 0, reach 300."""
     people = {"mia": PersonState(), "cel": PersonState()}
     for i in range(10):
         assert apply_snapshot(people["mia"], "mia", conversation("mia", f"fan{i}", 2))
@@ -160,12 +169,13 @@ def test_a_micro_influencer_whose_followers_talk_back_outranks_one_way_mentions(
         assert apply_snapshot(people["cel"], "cel", snap)
 
     assert people["mia"].influence(T0) == pytest.approx(40.0)
-    assert people["cel"].influence(T0) == pytest.approx(30.0)
-    assert rank_people(people, T0) == [
+    assert people["cel"].influence(T0) == 0.0
+    assert rank_people(people, T0) == [("mia", pytest.approx(40.0))]
+    # Reach (one-way ties count in full) ranks the other way, 300 to 40.
+    assert rank_people(people, T0, measure="reach") == [
+        ("cel", pytest.approx(300.0)),
         ("mia", pytest.approx(40.0)),
-        ("cel", pytest.approx(30.0)),
     ]
-    # Plain in-strength (one-way ties count in full) would rank the other way, 300 to 40.
     plain = TieParams(one_way_influence=1.0)
     assert [p for p, _ in rank_people(people, T0, params=plain)] == ["cel", "mia"]
     # The relationships are strong too: every one of mia's ties, none of cel's.
@@ -193,7 +203,7 @@ def test_remove_partner_forgets_the_tie() -> None:
     assert remove_partner(bob, "ann")
     assert not remove_partner(bob, "ann")
     assert set(bob.ties) == {"cat"}
-    assert bob.influence(T0) == pytest.approx(0.1)
+    assert bob.influence(T0) == 0.0 and bob.reach(T0) == pytest.approx(1.0)
     assert [p for p, _ in bob.top_ties(T0)] == ["cat"]
 
 

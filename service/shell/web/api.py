@@ -17,7 +17,7 @@ from faust.exceptions import SameNode
 from service.core import ties
 from service.core.brand_accounts import review
 from service.core.explain import explain_brand, explain_person
-from service.core.influence import PersonState, rank_people
+from service.core.influence import MEASURES, Measure, PersonState, rank_people
 from service.core.routing import dyad_key, split_dyad_key
 from service.core.signals import desk_of
 from service.shell.pipeline import registered, signal_params
@@ -50,14 +50,26 @@ def _limit(request: web.Request) -> int:
     return int(raw)
 
 
+def _rank(request: web.Request) -> Measure:
+    raw = request.query.get("rank", "influence")
+    if raw not in MEASURES:
+        raise BadQuery(f"rank={raw!r}: expected influence (two-way ties) or reach (audience)")
+    return raw
+
+
 def person_view(pipeline: Pipeline, person: str, state: PersonState, at: float) -> dict[str, Any]:
+    """Influence (two-way ties), reach (one-way audience) and relevance per topic (the share of
+    influence in it), overall and by topic (service.core.influence)."""
     params = pipeline.tie_params
-    scopes = sorted({scope for tie in state.ties.values() for scope in tie.scopes_in})
+    scopes = state.scopes(params)
     return {
         "id": person,
         "at": at,
         "influence": state.influence(at, None, params),
+        "reach": state.reach(at, None, params),
         "influence_by_topic": {scope: state.influence(at, scope, params) for scope in scopes},
+        "reach_by_topic": {scope: state.reach(at, scope, params) for scope in scopes},
+        "relevance": {scope: state.relevance(at, scope, params) for scope in scopes},
         "ties": len(state.ties),
         "strong_ties": state.strong_ties(at, params),
         "top_ties": [
@@ -91,6 +103,7 @@ def register(pipeline: Pipeline) -> None:
         try:
             at = _read_at(pipeline, request)
             limit = _limit(request)
+            measure = _rank(request)
         except BadQuery as exc:
             return json_response(view, {"error": str(exc)}, status=400)
         topic = request.query.get("topic") or None
@@ -99,12 +112,13 @@ def register(pipeline: Pipeline) -> None:
             for key, state in registered(pipeline.people, "the people table").items()
             if visible(key.decode())
         }
-        ranked = rank_people(states, at, topic, limit, pipeline.tie_params)
+        ranked = rank_people(states, at, topic, limit, pipeline.tie_params, measure)
         return json_response(
             view,
             {
                 "at": at,
                 "topic": topic,
+                "rank": measure,
                 "people": [
                     {**person_view(pipeline, person, states[person], at), "score": score}
                     for person, score in ranked
