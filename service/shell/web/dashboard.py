@@ -84,7 +84,8 @@ def alert_rows(entries: Iterable[Mapping[str, Any]], state: str | None = None) -
 
 
 def overview(pipeline: Pipeline) -> dict[str, Any]:
-    """Counters, the top people by influence with their top ties, and clusters with members."""
+    """Counters, the top people by influence (with their reach and top ties), and clusters
+    with members."""
     at = pipeline.clock
     params = pipeline.tie_params
     optouts = pipeline.optouts
@@ -101,6 +102,7 @@ def overview(pipeline: Pipeline) -> dict[str, Any]:
                 {
                     "id": person,
                     "influence": score,
+                    "reach": state.reach(at, None, params),
                     "ties": len(state.ties),
                     "strong_ties": state.strong_ties(at, params),
                     "top_ties": [

@@ -179,7 +179,8 @@
           el("span", { class: "pid" }, p.id),
           el("span", { class: "score" }, fmt(p.influence, 1))),
         el("div", { class: "track" }, bar),
-        el("div", { class: "ties" }, p.strong_ties + " strong of " + p.ties + " ties" + (ties ? " · " + ties : "")));
+        el("div", { class: "ties" }, "reach " + fmt(p.reach, 1) + " · " + p.strong_ties + " strong of " +
+          p.ties + " ties" + (ties ? " · " + ties : "")));
     }));
   }
 
