@@ -131,6 +131,23 @@ def reply(n: int, author: str, target: str, t: float, **extra: Any) -> dict[str,
     return event
 
 
+def complaints(start: float, count: int, per_minute: int, first_id: int) -> list[dict[str, Any]]:
+    """`count` outage complaints to acme from 40 customers, `per_minute` a minute."""
+    return [
+        mention(
+            first_id + n, f"cust{n % 40}", "acme", start + n * 60.0 / per_minute,
+            text="@acme outage again, the router is down and no internet", brands=["acme"],
+        )
+        for n in range(count)
+    ]  # fmt: skip
+
+
+def outage(now: float) -> list[dict[str, Any]]:
+    """A moment of truth for acme: one complaint two days ago starts the baseline, then 3 a
+    minute for 40 minutes, ending an hour ago."""
+    return complaints(now - 2 * 86400, 1, 1, 0) + complaints(now - 100 * 60, 120, 3, 1)
+
+
 def as_records(events: list[dict[str, Any]]) -> list[tuple[str, bytes | None, bytes | None]]:
     return [
         ("replies" if e["type"] == "reply" else "mentions", str(e["event_id"]).encode(),

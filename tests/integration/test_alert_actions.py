@@ -19,7 +19,7 @@ from service.core.schemas import compiled
 from tests.integration.harness import (
     as_records,
     cli_env,
-    mention,
+    outage,
     produce,
     read_all,
     running_worker,
@@ -33,16 +33,6 @@ DEDUP_KEY = "moment_of_truth:acme"
 
 def iso(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
-
-
-def complaints(start: float, count: int, per_minute: int, first_id: int) -> list[dict]:
-    return [
-        mention(
-            first_id + n, f"cust{n % 40}", "acme", start + n * 60.0 / per_minute,
-            text="@acme outage again, the router is down and no internet", brands=["acme"],
-        )
-        for n in range(count)
-    ]  # fmt: skip
 
 
 def action(n: int, what: str, at: float, **extra: str) -> tuple[str, bytes, bytes]:
@@ -70,9 +60,7 @@ def test_a_burst_opens_once_and_on_call_actions_show_in_its_records(
 ) -> None:
     settings = isolated_settings
     now = time.time()
-    # One complaint two days ago starts the brand's baseline (the detector warms up a day),
-    # then 3 a minute for 40 minutes, ending an hour ago.
-    events = complaints(now - 2 * 86400, 1, 1, 0) + complaints(now - 100 * 60, 120, 3, 1)
+    events = outage(now)
     with running_worker(settings) as worker:
         produce(settings, as_records(events))
         assert wait_until(lambda: any(r["state"] == "open" for r in alert_records(settings)), 60), (

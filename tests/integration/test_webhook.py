@@ -21,7 +21,7 @@ from service.core import webhook
 from service.core.dead_letter import original_bytes
 from tests.integration.harness import (
     as_records,
-    mention,
+    outage,
     produce,
     read_all,
     running_worker,
@@ -61,21 +61,11 @@ def endpoint() -> Iterator[tuple[str, list[dict[str, Any]]]]:
         server.shutdown()
 
 
-def complaints(start: float, count: int, per_minute: int, first_id: int) -> list[dict]:
-    return [
-        mention(
-            first_id + n, f"cust{n % 40}", "acme", start + n * 60.0 / per_minute,
-            text="@acme outage again, the router is down and no internet", brands=["acme"],
-        )
-        for n in range(count)
-    ]  # fmt: skip
-
-
 def test_pages_arrive_signed_and_a_failing_endpoint_ends_in_dead_letters(
     isolated_settings: Settings,
 ) -> None:
     now = time.time()
-    events = complaints(now - 2 * 86400, 1, 1, 0) + complaints(now - 100 * 60, 120, 3, 1)
+    events = outage(now)
     with endpoint() as (url, calls):
         settings = dataclasses.replace(
             isolated_settings, webhook_url=url, webhook_secret=SECRET, webhook_events="all",

@@ -168,9 +168,10 @@ def register(pipeline: Pipeline) -> None:
                 continue
             if not stored["f"][0]:
                 continue  # closed already
-            entry = alerts.entry_from_dict(stored)
-            last = entry.last_seen if entry.last_seen is not None else entry.last_emit
-            if now - last < stale_after_s:
+            # The stored form's last signal ("s") and last record ("e") times: no need to
+            # rebuild (and deep-copy) the entry of every open critic every 30 s.
+            last = stored.get("s") if stored.get("s") is not None else stored["e"]
+            if now - float(last) < stale_after_s:
                 continue
             check = {"op": SWEEP, "key": key.decode(), "t": now}
             await pipeline.send("alert-signals", incidents.route_key_of(record).encode(),
